@@ -1,0 +1,1 @@
+"""Qt-free domain layer: products, gallery working copy, save planning."""
