@@ -1,0 +1,1 @@
+"""Thumbnail pipeline: download with limits, guarded decode, disk cache, killable workers."""
