@@ -282,11 +282,14 @@ class KelviqClient:
         try:
             response = self._http.send(request, stream=True)
         except httpx.TransportError as error:
-            self._log_failure(request, started, error)
+            self._log_failure(request, started, _describe(error))
             raise self._network_error(error, method, request_path) from error
 
         try:
             response = self._read_body(response, method, request_path)
+        except InvalidResponseError as error:
+            self._log_failure(request, started, f"HTTP {error.status}, {error.message}")
+            raise
         finally:
             response.close()
         logger.info(
@@ -331,13 +334,13 @@ class KelviqClient:
             text = f"The connection to {origin} failed before a response arrived ({reason}). Try again."
         return NetworkError(text, method=method, path=request_path)
 
-    def _log_failure(self, request: httpx.Request, started: float, error: Exception) -> None:
+    def _log_failure(self, request: httpx.Request, started: float, reason: str) -> None:
         logger.info(
             "%s %s failed after %d ms: %s",
             request.method,
             _logged_target(request),
             _elapsed_ms(started),
-            self._redact(_describe(error)),
+            self._redact(reason),
         )
 
     def _redact(self, text: str) -> str:

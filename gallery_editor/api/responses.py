@@ -30,7 +30,7 @@ _MESSAGE_KEYS = ("detail", "message", "error")
 _NOT_FIELD_KEYS = frozenset({*_MESSAGE_KEYS, "status"})
 _VALIDATION_STATUSES = frozenset({400, 409, 422})
 _MAX_TEXT_CHARS = 300
-_HTML_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"<(head|script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 _WHITESPACE = re.compile(r"\s+")
 
 Redactor = Callable[[str], str]
