@@ -24,6 +24,11 @@ logger = logging.getLogger(__name__)
 DATABASE_NAME = "journal.sqlite3"
 DEFAULT_BUSY_TIMEOUT = 10.0
 
+# The database header: 100 bytes starting with this magic string; bytes 60-63 are
+# PRAGMA user_version as a big-endian integer (https://sqlite.org/fileformat.html).
+SQLITE_HEADER_SIZE = 100
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
 # Files SQLite keeps next to the database in WAL mode; they move together with it.
 COMPANION_SUFFIXES = ("-wal", "-shm")
 
@@ -117,9 +122,19 @@ def connect(path: Path, busy_timeout: float, *, read_only: bool = False) -> sqli
 def find_damage(path: Path, busy_timeout: float, supported_version: int) -> str | None:
     """Return why the existing file at ``path`` is unusable, or None when it is sound.
 
-    The check runs on a read-only connection, so a file from a newer Gallery Editor is
-    never written. Raises ``JournalNewerSchemaError`` for such a file.
+    Raises ``JournalNewerSchemaError`` for a file from a newer Gallery Editor. The
+    header is read as plain bytes first: SQLite creates -wal and -shm files when it
+    opens a WAL database, even read-only, and rewrites an existing -shm file, so a
+    newer or foreign file must be recognised before SQLite sees it.
     """
+    header = _read_header(path)
+    if header:
+        if len(header) < SQLITE_HEADER_SIZE or not header.startswith(SQLITE_MAGIC):
+            return "file is not a database: it does not start with an SQLite header"
+        header_version = int.from_bytes(header[60:64], "big", signed=True)
+        if header_version > supported_version:
+            raise JournalNewerSchemaError(path, header_version, supported_version)
+
     try:
         connection = connect(path, busy_timeout, read_only=True)
     except sqlite3.Error as error:
@@ -139,6 +154,18 @@ def find_damage(path: Path, busy_timeout: float, supported_version: int) -> str 
     if problems:
         return "PRAGMA quick_check reported: " + "; ".join(problems[:5])
     return None
+
+
+def _read_header(path: Path) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.read(SQLITE_HEADER_SIZE)
+    except OSError as error:
+        raise JournalStorageError(
+            f"The journal {path} could not be read: {error}. Fix the file's permissions, "
+            "then try again.",
+            path=path,
+        ) from error
 
 
 def _damage_or_raise(error: sqlite3.Error, path: Path, busy_timeout: float) -> str:

@@ -88,6 +88,11 @@ def migrate(
     Raises ``JournalNewerSchemaError`` without writing anything if the database is newer.
     """
     target_version = len(steps)
+    # Without this shortcut every open would wait for the write lock, so a window could
+    # not open while another process holds a long write transaction.
+    if read_schema_version(connection) == target_version:
+        return target_version
+
     connection.execute("BEGIN IMMEDIATE")
     try:
         found_version = read_schema_version(connection)
