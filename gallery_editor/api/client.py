@@ -75,7 +75,7 @@ class _OriginBearerAuth(httpx.Auth):
 
 
 class KelviqClient:
-    """Client for the Kelviq catalog endpoints; one instance may be shared between threads.
+    """Client for the Kelviq catalog endpoints. One instance may be shared between threads.
 
     Raises ``ValueError`` for a base URL or media URL that is not https (plain http is
     allowed only on loopback) and for an empty or malformed API key.
@@ -283,7 +283,8 @@ class KelviqClient:
             response = self._http.send(request, stream=True)
         except httpx.TransportError as error:
             self._log_failure(request, started, _describe(error))
-            raise self._network_error(error, method, request_path) from error
+            # The message already names the httpx error, so its chain would only repeat it.
+            raise self._network_error(error, method, request_path) from None
 
         try:
             response = self._read_body(response, method, request_path)
@@ -329,7 +330,7 @@ class KelviqClient:
         elif isinstance(error, httpx.ConnectError):
             text = f"Could not connect to {origin} ({reason}). Check the network connection and the base URL."
         elif isinstance(error, httpx.TimeoutException):
-            text = f"The request to {origin} timed out ({reason}). Try again; the server may be overloaded."
+            text = f"The request to {origin} timed out ({reason}). Try again later, because the server may be overloaded."
         else:
             text = f"The connection to {origin} failed before a response arrived ({reason}). Try again."
         return NetworkError(text, method=method, path=request_path)
