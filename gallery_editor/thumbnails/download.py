@@ -139,7 +139,7 @@ class ImageFetcher:
     def _check_declared_length(self, response: httpx.Response) -> None:
         declared = response.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError(f"larger than {_format_megabytes(self.max_bytes)}")
+            raise FetchError(f"larger than {_format_size(self.max_bytes)}")
 
     def _check_encoding(self, response: httpx.Response) -> None:
         # The request asks for identity. Decoding gzip or brotli here would let a
@@ -154,7 +154,7 @@ class ImageFetcher:
         for chunk in response.iter_raw(_CHUNK_SIZE):
             received += len(chunk)
             if received > self.max_bytes:
-                raise FetchError(f"larger than {_format_megabytes(self.max_bytes)}")
+                raise FetchError(f"larger than {_format_size(self.max_bytes)}")
             if time.monotonic() - started > self.deadline:
                 raise FetchError("download timed out")
             chunks.append(chunk)
@@ -259,5 +259,7 @@ def _connect_error_reason(error: httpx.ConnectError) -> str:
     return "connection failed"
 
 
-def _format_megabytes(size: int) -> str:
-    return f"{size / 2**20:g} MB"
+def _format_size(size: int) -> str:
+    if size >= 2**20:
+        return f"{size / 2**20:g} MB"
+    return f"{size} bytes"
