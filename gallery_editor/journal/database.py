@@ -74,9 +74,9 @@ def translate_error(error: sqlite3.Error, path: Path, busy_timeout: float) -> Jo
     code = primary_error_code(error)
     if code in _BUSY_CODES:
         return JournalBusyError(
-            f"The journal {path} stayed locked by another Gallery Editor process (a window "
-            f"or the apply command) for more than {busy_timeout:g} s: {error}. Try again "
-            "when the other process has finished saving.",
+            f"The journal {path} stayed locked by another connection (another window, the "
+            f"apply command or another thread) for more than {busy_timeout:g} s: {error}. "
+            "Try again when the other one has finished saving.",
             path=path,
         )
     if code in _CORRUPT_CODES:
@@ -125,7 +125,7 @@ def find_damage(path: Path, busy_timeout: float, supported_version: int) -> str 
     Raises ``JournalNewerSchemaError`` for a file from a newer Gallery Editor. The
     header is read as plain bytes first: SQLite creates -wal and -shm files when it
     opens a WAL database, even read-only, and rewrites an existing -shm file, so a
-    newer or foreign file must be recognised before SQLite sees it.
+    newer or foreign file must be recognised before SQLite opens it.
     """
     header = _read_header(path)
     if header:
@@ -177,12 +177,16 @@ def _damage_or_raise(error: sqlite3.Error, path: Path, busy_timeout: float) -> s
     raise translated from error
 
 
-def move_aside(path: Path, reason: str) -> Path:
-    """Rename the damaged database and its -wal/-shm files; return the database's new path.
+def move_aside(path: Path, reason: str) -> Path | None:
+    """Rename the damaged database and its -wal/-shm files and return the database's new path.
 
     The new name is ``<name>.corrupt-<UTC timestamp>``, with a counter added when that
-    name is taken, so an earlier damaged file is never overwritten.
+    name is taken, so an earlier damaged file is never overwritten. Returns None when
+    the file vanished first because another process moved it aside.
     """
+    # NOTE: two processes that find the same damaged file at once can race here: the
+    # slower one may move aside the fresh file the faster one has just created. Nothing
+    # is lost, because that file is kept under a .corrupt name too, but it is unexpected.
     stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     counter = 2
@@ -192,19 +196,30 @@ def move_aside(path: Path, reason: str) -> Path:
 
     try:
         path.rename(target)
+    except FileNotFoundError:
+        logger.info("Damaged journal %s was already moved aside by another process", path)
+        return None
+    except OSError as error:
+        raise _move_failed(path, target, reason, error) from error
+
+    try:
         for suffix in COMPANION_SUFFIXES:
             companion = _with_suffix(path, suffix)
             if companion.exists():
                 companion.rename(_with_suffix(target, suffix))
     except OSError as error:
-        raise JournalCorruptError(
-            f"The journal {path} is damaged ({reason}) and could not be moved to {target}: "
-            f"{error}. Move or delete the file by hand, then start Gallery Editor again.",
-            path=path,
-        ) from error
+        raise _move_failed(path, target, reason, error) from error
 
     logger.warning("Moved damaged journal %s to %s: %s", path, target, reason)
     return target
+
+
+def _move_failed(path: Path, target: Path, reason: str, error: OSError) -> JournalCorruptError:
+    return JournalCorruptError(
+        f"The journal {path} is damaged ({reason}) and could not be moved to {target}: "
+        f"{error}. Move the file elsewhere by hand, then start Gallery Editor again.",
+        path=path,
+    )
 
 
 def _with_suffix(path: Path, suffix: str) -> Path:

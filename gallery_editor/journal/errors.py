@@ -45,9 +45,8 @@ class JournalNewerSchemaError(JournalError):
 class JournalCorruptError(JournalError):
     """The database file is damaged."""
 
-    def __init__(self, message: str, *, path: Path, moved_to: Path | None = None) -> None:
+    def __init__(self, message: str, *, path: Path) -> None:
         super().__init__(message, path=path)
-        self.moved_to = moved_to
 
 
 class JournalBusyError(JournalError):

@@ -198,7 +198,10 @@ class Journal:
         ]
 
     def discard_session(self, base_url: str, product_id: str) -> None:
-        """Delete the saved session of one product; sent-PATCH records stay until ``clear_sent``."""
+        """Delete the saved session of one product.
+
+        Its sent-PATCH records stay until ``clear_sent``.
+        """
         with self._transaction(write=True) as connection:
             connection.execute(
                 "DELETE FROM sessions WHERE base_url = ? AND product_id = ?",
@@ -226,7 +229,9 @@ class Journal:
                 (base_url, product.id, product.name, product_json, now),
             )
 
-    def cached_product(self, base_url: str, product_id: str) -> tuple[Product, datetime] | None:
+    def cached_product(
+        self, base_url: str, product_id: str
+    ) -> tuple[Product, datetime] | None:
         """Return the cached product and when it was fetched, or None if it is not cached."""
         with self._transaction(write=False) as connection:
             row = connection.execute(

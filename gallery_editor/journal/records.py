@@ -11,7 +11,7 @@ from gallery_editor.domain.models import Product
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """Unsaved edits of one product: the server snapshot they were made against and the undo data."""
+    """Unsaved edits of one product, with the server snapshot they were made against."""
 
     base_url: str
     product_id: str

@@ -20,8 +20,8 @@ MigrationStep = Callable[[sqlite3.Connection], None]
 
 
 def _create_version_1(connection: sqlite3.Connection) -> None:
-    # JSON columns hold text made by json.dumps; timestamps are UTC ISO 8601 strings of
-    # one fixed format, so comparing them as text orders them in time.
+    # JSON columns contain text made by json.dumps. Timestamps are UTC ISO 8601 strings
+    # of one fixed width, so comparing them as text orders them in time.
     statements = (
         """
         CREATE TABLE sessions (

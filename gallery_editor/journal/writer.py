@@ -1,4 +1,4 @@
-"""Background writer: runs journal calls in order on one thread so the GUI never waits on fsync."""
+"""Background writer: runs journal calls in order on one thread, away from the GUI thread."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ class JournalWriter:
     and is also called at interpreter exit if the owner did not call it.
     """
 
-    def __init__(self, journal_folder: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(
+        self, journal_folder: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
         self.journal_folder = Path(journal_folder)
         self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._state_lock = threading.Lock()
@@ -157,7 +159,9 @@ def _run_task(task: _Task, journal: Journal) -> None:
         return
     try:
         result = task.function(journal, *task.args, **task.kwargs)
-    except Exception as error:
+    except BaseException as error:
+        # Even SystemExit goes to the future: ending the thread here would leave every
+        # queued future pending forever.
         # Environment failures are expected now and then and need no traceback.
         logger.error(
             "Journal call %s failed on %s: %s",

@@ -356,8 +356,8 @@ def test_record_acknowledged_is_one_transaction(
     original = make_product("p1")
     save_sample(journal, original)
     sent_id = journal.record_sent(API_URL, "p1", "p1-img-0", {"name": "Front"})
-    # A trigger makes the snapshot update fail after the acknowledgement was written;
-    # if both were not one transaction, the acknowledgement would stay.
+    # A trigger makes the snapshot update fail after the acknowledgement was written.
+    # If the two were separate transactions, the acknowledgement would remain.
     add_trigger(
         journal_folder,
         "CREATE TRIGGER reject_snapshot BEFORE UPDATE OF snapshot_json ON sessions "
