@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gallery_editor.domain.conflicts import ServerUpdate
 from gallery_editor.domain.gallery import FIELD_NAMES, Gallery, ImageFields
 from gallery_editor.domain.models import Product, ProductImage
 from gallery_editor.domain.planner import plan_patches
@@ -21,16 +21,6 @@ from gallery_editor.domain.review import (
     revert_edit,
     warnings,
 )
-
-
-@dataclass(frozen=True)
-class Update:
-    """A server update shaped like the conflict merge's `ServerUpdate`."""
-
-    image_id: str
-    field: str
-    old: object
-    new: object
 
 
 def make_product(count: int = 5, *, star: int | None = 1, hidden: tuple[int, ...] = ()) -> Product:
@@ -63,7 +53,7 @@ def set_enabled(gallery: Gallery, ids: list[str], enabled: bool) -> None:
     gallery.apply(edit)
 
 
-def texts(gallery: Gallery, updates: tuple[Update, ...] = ()) -> list[tuple[str, str, list[str]]]:
+def texts(gallery: Gallery, updates: tuple[ServerUpdate, ...] = ()) -> list[tuple[str, str, list[str]]]:
     return [
         (review.image_id, review.display_name, [line.text for line in review.changes])
         for review in describe_changes(gallery, updates)
@@ -186,18 +176,18 @@ def test_describe_positions_and_revert_targets() -> None:
 
 
 SERVER_UPDATE_CASES = [
-    (Update("2", "name", "IMG_0002.jpg", "Side"), "Updated on the server: name is now 'Side'"),
-    (Update("2", "name", "IMG_0002.jpg", None), "Updated on the server: name is now (no name)"),
-    (Update("2", "thumbnail", False, True), "Updated on the server: now the thumbnail"),
-    (Update("2", "thumbnail", True, False), "Updated on the server: no longer the thumbnail"),
-    (Update("2", "enabled", True, False), "Updated on the server: now hidden"),
-    (Update("2", "enabled", False, True), "Updated on the server: now shown"),
-    (Update("2", "ordering", 20, 99), "Updated on the server: its place in the order changed"),
+    (ServerUpdate("2", "name", "IMG_0002.jpg", "Side"), "Updated on the server: name is now 'Side'"),
+    (ServerUpdate("2", "name", "IMG_0002.jpg", None), "Updated on the server: name is now (no name)"),
+    (ServerUpdate("2", "thumbnail", False, True), "Updated on the server: now the thumbnail"),
+    (ServerUpdate("2", "thumbnail", True, False), "Updated on the server: no longer the thumbnail"),
+    (ServerUpdate("2", "enabled", True, False), "Updated on the server: now hidden"),
+    (ServerUpdate("2", "enabled", False, True), "Updated on the server: now shown"),
+    (ServerUpdate("2", "ordering", 20, 99), "Updated on the server: its place in the order changed"),
 ]
 
 
 @pytest.mark.parametrize(("update", "text"), SERVER_UPDATE_CASES)
-def test_describe_server_update(update: Update, text: str) -> None:
+def test_describe_server_update(update: ServerUpdate, text: str) -> None:
     gallery = Gallery(make_product())
     [review] = describe_changes(gallery, [update])
     assert review.image_id == "2"
@@ -210,7 +200,7 @@ def test_server_update_after_own_lines() -> None:
     gallery = Gallery(make_product())
     set_enabled(gallery, ["4"], False)
     rename(gallery, "2", "Mine")
-    updates = (Update("4", "name", "IMG_0004.jpg", "Theirs"),)
+    updates = (ServerUpdate("4", "name", "IMG_0004.jpg", "Theirs"),)
     assert texts(gallery, updates) == [
         ("2", "Mine", ["Renamed 'IMG_0002.jpg' to 'Mine'"]),
         ("4", "IMG_0004.jpg", ["Hidden", "Updated on the server: name is now 'Theirs'"]),
@@ -219,7 +209,7 @@ def test_server_update_after_own_lines() -> None:
 
 def test_server_update_unknown_image() -> None:
     gallery = Gallery(make_product(3))
-    [review] = describe_changes(gallery, [Update("77", "enabled", True, False)])
+    [review] = describe_changes(gallery, [ServerUpdate("77", "enabled", True, False)])
     assert review.image_id == "77"
     assert review.position == 0
     assert [line.text for line in review.changes] == ["Updated on the server: now hidden"]
