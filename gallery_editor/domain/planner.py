@@ -31,14 +31,14 @@ class Patch:
     def __post_init__(self) -> None:
         if not self.body:
             raise ValueError(
-                f"Patch of image {self.image_id!r} has an empty body; "
-                "leave an unchanged image out of the plan"
+                f"Patch of image {self.image_id!r} has an empty body. "
+                "Leave an unchanged image out of the plan."
             )
         unknown = sorted(set(self.body) - set(EDITABLE_FIELDS))
         if unknown:
             raise ValueError(
-                f"Patch of image {self.image_id!r} has unknown fields {unknown}; "
-                f"a PATCH may only carry {', '.join(EDITABLE_FIELDS)}"
+                f"Patch of image {self.image_id!r} has unknown fields {unknown}. "
+                f"A PATCH may only carry {', '.join(EDITABLE_FIELDS)}."
             )
 
 
@@ -53,19 +53,21 @@ def plan_patches(snapshot: Product, target: Sequence[TargetImage]) -> list[Patch
     `target` lists every image of `snapshot` once, in the requested display order.
     Patches come in target order and carry only changed fields. The rules:
 
-    - Order. The server shows images sorted by ``ordering``, ties in array order. When the
-      target order equals that display order, no ``ordering`` is sent, even if the
-      snapshot has ties, because the server already shows that order. Otherwise the plan
-      makes the final values strictly increasing along the whole target order. Ties are
-      never relied upon, because the server's array order is not documented. Among such
-      plans it keeps the current values of a maximum set of images and gives the others
-      values in the gaps, so the number of calls is minimal first and the number of
-      ``ordering`` changes second. An image patched for another field may take a new
-      value at no extra call. No value is negative or equal to the server's.
+    - Order. After the plan, the server's order (by ``ordering``, ties by array index)
+      equals the target order. When the target order already is the snapshot's display
+      order, no ``ordering`` is sent, even if the snapshot has ties, because the server
+      already shows that order. Otherwise the final values are strictly increasing along
+      the whole target order. So a changed order never depends on ties, because the
+      order of the server's array is not documented. Among such plans, the planner keeps
+      the current values of a maximum set of images and gives the others values in the
+      gaps. The number of calls is minimal first and the number of ``ordering`` changes
+      second, so an image patched for another field may take a new value for free. No
+      value sent is negative or equal to the server's.
     - Thumbnail. ``thumbnail: true`` goes to the newly starred image only, because the
       server then clears the others. Clearing the star sends ``thumbnail: false`` to the
       starred image(s). With several starred images in the snapshot (inconsistent data)
-      the plan reaches exactly the requested star(s) with the fewest calls.
+      the plan reaches exactly the requested star(s) with the fewest calls. It may then
+      send ``thumbnail: true`` to an image that is already starred, to clear the others.
     - Name. A changed name must be trimmed, non-empty and at most 255 characters. A name
       cannot be set back to null.
 
@@ -73,11 +75,11 @@ def plan_patches(snapshot: Product, target: Sequence[TargetImage]) -> list[Patch
     change is invalid, or when the target stars several images the server cannot keep.
     """
     current = _check_target(snapshot, target)
-    field_bodies = [_field_changes(current[wanted.id], wanted) for wanted in target]
-    order_changed = [wanted.id for wanted in target] != [
+    field_bodies = [_field_changes(current[item.id], item) for item in target]
+    order_changed = [target_image.id for target_image in target] != [
         image.id for image in snapshot.images_in_order()
     ]
-    values = [current[wanted.id].ordering for wanted in target]
+    values = [current[target_image.id].ordering for target_image in target]
 
     best: list[Patch] | None = None
     for option in _thumbnail_options(snapshot, target):
@@ -99,16 +101,17 @@ def dense_ordering_patches(snapshot: Product, target: Sequence[TargetImage]) -> 
     """Plan ``{"ordering": i}`` for the i-th target image, for every image in target order.
 
     This fallback is correct whether the server stores ``ordering`` as a plain sort key
-    (the values end as 0..n-1) or treats it as a position that shifts the other images
-    (step i puts the i-th image in slot i without touching slots 0..i-1). It includes
-    images whose value already is i, because under position semantics an earlier step may
-    have shifted them. The patches must be sent strictly one after another in this order,
-    and the product re-read afterwards. Only ``ordering`` is sent.
+    or treats it as a position that shifts the other images. With sort keys the values
+    end as 0..n-1. With positions, step i puts the i-th image in slot i without touching
+    slots 0..i-1. The plan includes images whose value already is i, because under
+    position semantics an earlier step may have shifted them. The patches must be sent
+    strictly one after another in this order, and the product re-read afterwards. Only
+    ``ordering`` is sent.
 
     Raises ValueError when the target's image ids differ from the snapshot's.
     """
     _check_target(snapshot, target)
-    return [Patch(wanted.id, {"ordering": index}) for index, wanted in enumerate(target)]
+    return [Patch(item.id, {"ordering": index}) for index, item in enumerate(target)]
 
 
 def _check_target(snapshot: Product, target: Sequence[TargetImage]) -> dict[str, ProductImage]:
@@ -116,9 +119,9 @@ def _check_target(snapshot: Product, target: Sequence[TargetImage]) -> dict[str,
     current = {image.id: image for image in snapshot.images}
     if len(current) != len(snapshot.images):
         raise ValueError(
-            f"Snapshot of product {snapshot.id} lists an image id twice; re-read the product"
+            f"Snapshot of product {snapshot.id} lists an image id twice. Re-read the product."
         )
-    counts = Counter(wanted.id for wanted in target)
+    counts = Counter(target_image.id for target_image in target)
     duplicates = sorted(image_id for image_id, count in counts.items() if count > 1)
     unknown = sorted(set(counts) - set(current))
     missing = sorted(set(current) - set(counts))
@@ -132,19 +135,19 @@ def _check_target(snapshot: Product, target: Sequence[TargetImage]) -> dict[str,
     if problems:
         raise ValueError(
             f"Target images do not match the images of product {snapshot.id} "
-            f"({'; '.join(problems)}); rebuild the target from the current snapshot"
+            f"({'; '.join(problems)}). Rebuild the target from the current snapshot."
         )
     return current
 
 
-def _field_changes(image: ProductImage, wanted: TargetImage) -> dict[str, object]:
+def _field_changes(image: ProductImage, target_image: TargetImage) -> dict[str, object]:
     """Return the changed ``name`` and ``enabled`` of one image as body entries."""
     body: dict[str, object] = {}
-    if wanted.name != image.name:
-        _check_new_name(image.id, wanted.name)
-        body["name"] = wanted.name
-    if wanted.enabled != image.enabled:
-        body["enabled"] = wanted.enabled
+    if target_image.name != image.name:
+        _check_new_name(image.id, target_image.name)
+        body["name"] = target_image.name
+    if target_image.enabled != image.enabled:
+        body["enabled"] = target_image.enabled
     return body
 
 
@@ -152,7 +155,7 @@ def _check_new_name(image_id: str, name: str | None) -> None:
     if name is None:
         raise ValueError(
             f"Image {image_id}: the name cannot be set back to null because the API only "
-            "accepts text; keep the server's name or enter a new one"
+            "accepts text. Keep the server's name or enter a new one."
         )
     try:
         valid = validate_name(name)
@@ -160,7 +163,7 @@ def _check_new_name(image_id: str, name: str | None) -> None:
         raise ValueError(f"Image {image_id}: invalid name {name!r}: {error}") from error
     if valid != name:
         raise ValueError(
-            f"Image {image_id}: name {name!r} has surrounding whitespace; send {valid!r}"
+            f"Image {image_id}: name {name!r} has surrounding whitespace. Send {valid!r}."
         )
 
 
@@ -171,7 +174,7 @@ def _thumbnail_options(snapshot: Product, target: Sequence[TargetImage]) -> list
     already, because ``thumbnail: true`` clears every other star on the server.
     """
     starred = [image.id for image in snapshot.images if image.thumbnail]
-    requested = [wanted.id for wanted in target if wanted.thumbnail]
+    requested = [target_image.id for target_image in target if target_image.thumbnail]
     if set(requested) == set(starred):
         return [{}]
     if len(requested) == 1:
@@ -186,7 +189,7 @@ def _thumbnail_options(snapshot: Product, target: Sequence[TargetImage]) -> list
     raise ValueError(
         f"Target stars {len(requested)} images of product {snapshot.id} "
         f"({', '.join(requested)}), but starring an image clears the star of every other "
-        "image; star one image"
+        "image. Star one image."
     )
 
 
@@ -199,16 +202,16 @@ def _plan_with_thumbnails(
 ) -> list[Patch]:
     """Build the plan for one thumbnail option: field changes plus the cheapest orderings."""
     bodies = [dict(body) for body in field_bodies]
-    for body, wanted in zip(bodies, target):
-        if wanted.id in thumbnails:
-            body["thumbnail"] = thumbnails[wanted.id]
+    for body, target_image in zip(bodies, target):
+        if target_image.id in thumbnails:
+            body["thumbnail"] = thumbnails[target_image.id]
     if order_changed:
         patched = [bool(body) for body in bodies]
         new_values = plan_ordering_values(values, patched)
         for body, old, new in zip(bodies, values, new_values):
             if new != old:
                 body["ordering"] = new
-    return [Patch(wanted.id, body) for wanted, body in zip(target, bodies) if body]
+    return [Patch(target_image.id, body) for target_image, body in zip(target, bodies) if body]
 
 
 def _plan_cost(plan: Sequence[Patch]) -> tuple[int, int]:
@@ -216,10 +219,10 @@ def _plan_cost(plan: Sequence[Patch]) -> tuple[int, int]:
 
 
 def plan_ordering_values(values: Sequence[int], patched: Sequence[bool]) -> list[int]:
-    """Choose strictly increasing, non-negative values that keep the most current values.
+    """Choose strictly increasing, non-negative values, keeping as many current ones as possible.
 
-    `values` are the current values in target order. `patched[i]` says image i gets a
-    PATCH anyway, so changing its value costs no call. The result first minimises the
+    `values` are the current values in target order. `patched[i]` is true when image i
+    gets a PATCH anyway, so changing its value costs no call. The result first minimises the
     unpatched images whose value changes, then all changed values. It runs in
     O(n log n).
     """
@@ -243,7 +246,8 @@ def _select_kept(values: Sequence[int], patched: Sequence[bool]) -> list[int]:
     candidates = [index for index in range(count) if keys[index] >= 0]
     if not candidates:
         return []
-    rank = {key: position + 1 for position, key in enumerate(sorted({keys[i] for i in candidates}))}
+    distinct_keys = sorted({keys[index] for index in candidates})
+    rank = {key: position + 1 for position, key in enumerate(distinct_keys)}
     tree = _MaxFenwickTree(len(rank))
     chain_weight = [0] * count
     predecessor = [-1] * count

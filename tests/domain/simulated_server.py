@@ -20,7 +20,7 @@ Semantics = Literal["value", "position"]
 
 
 class PatchRejected(ValueError):
-    """A PATCH body that the real API would answer with 400 or 404."""
+    """A PATCH that the real API would reject with status 400 or 404."""
 
 
 @dataclass
@@ -38,7 +38,6 @@ class SimulatedServer:
 
     def __init__(self, product: Product, semantics: Semantics = "value") -> None:
         self.semantics = semantics
-        self.patch_count = 0
         self._product = product
         if semantics == "position":
             # A position server has no ties or gaps: it reports the display order densely.
@@ -46,8 +45,10 @@ class SimulatedServer:
         else:
             source = list(product.images)
         self._images = [
-            _StoredImage(i.id, i.name, i.image, i.ordering, i.thumbnail, i.enabled)
-            for i in source
+            _StoredImage(
+                image.id, image.name, image.image, image.ordering, image.thumbnail, image.enabled
+            )
+            for image in source
         ]
         self._by_id = {stored.id: stored for stored in self._images}
         if semantics == "position":
@@ -57,7 +58,6 @@ class SimulatedServer:
         """Apply one PATCH body, or raise PatchRejected without changing anything."""
         stored = self._find(image_id)
         self._validate(image_id, body)
-        self.patch_count += 1
         if "name" in body:
             stored.name = body["name"]  # type: ignore[assignment]
         if "enabled" in body:
@@ -74,8 +74,15 @@ class SimulatedServer:
     def product(self) -> Product:
         """Return the product as a GET would report it, images in array order."""
         images = tuple(
-            ProductImage(s.id, s.name, s.image, s.ordering, s.thumbnail, s.enabled)
-            for s in self._images
+            ProductImage(
+                stored.id,
+                stored.name,
+                stored.image,
+                stored.ordering,
+                stored.thumbnail,
+                stored.enabled,
+            )
+            for stored in self._images
         )
         return replace(self._product, images=images)
 

@@ -78,10 +78,10 @@ def rename(array_index: int, name: str) -> TargetEdit:
 
 
 def set_stars(*array_indices: int) -> TargetEdit:
-    wanted = {image_id(index) for index in array_indices}
+    starred_ids = {image_id(index) for index in array_indices}
 
     def edit(target: list[TargetImage]) -> list[TargetImage]:
-        return [replace(t, thumbnail=t.id in wanted) for t in target]
+        return [replace(t, thumbnail=t.id in starred_ids) for t in target]
 
     return edit
 
@@ -119,7 +119,13 @@ CASES = [
         changes=1,
         expected_bodies={image_id(199): {"ordering": 0}},
     ),
-    Case("last of 200 to front, values from 0", tuple(range(200)), (move(199, 0),), calls=199, changes=199),
+    Case(
+        "last of 200 to front, values from 0",
+        tuple(range(200)),
+        (move(199, 0),),
+        calls=199,
+        changes=199,
+    ),
     Case(
         "last to front with gaps from 10",
         tuple(range(10, 101, 10)),
@@ -128,7 +134,13 @@ CASES = [
         changes=1,
         expected_bodies={image_id(9): {"ordering": 4}},
     ),
-    Case("last to front with gaps from 0", tuple(range(0, 100, 10)), (move(9, 0),), calls=2, changes=2),
+    Case(
+        "last to front with gaps from 0",
+        tuple(range(0, 100, 10)),
+        (move(9, 0),),
+        calls=2,
+        changes=2,
+    ),
     Case(
         "first to back",
         DENSE_10,
@@ -140,8 +152,20 @@ CASES = [
     Case("middle towards front", DENSE_10, (move(7, 2),), calls=6, changes=6),
     Case("middle towards back", DENSE_10, (move(5, 7),), calls=3, changes=3),
     # With one free value below the first image, the eight others must go behind the two.
-    Case("two to the front, values from 1", FROM_ONE_200[:10], (move(9, 0), move(9, 0)), calls=8, changes=8),
-    Case("two to the front, values from 2", tuple(range(2, 12)), (move(9, 0), move(9, 0)), calls=2, changes=2),
+    Case(
+        "two to the front, values from 1",
+        FROM_ONE_200[:10],
+        (move(9, 0), move(9, 0)),
+        calls=8,
+        changes=8,
+    ),
+    Case(
+        "two to the front, values from 2",
+        tuple(range(2, 12)),
+        (move(9, 0), move(9, 0)),
+        calls=2,
+        changes=2,
+    ),
     Case(
         "two to the front, gaps from 10",
         tuple(range(10, 101, 10)),
@@ -150,8 +174,14 @@ CASES = [
         changes=2,
     ),
     Case("two to the back", DENSE_10, (move(0, -1), move(0, -1)), calls=2, changes=2),
-    Case("into a gap", (0, 10, 20, 30), (move(3, 1),), calls=1, changes=1,
-         expected_bodies={image_id(3): {"ordering": 5}}),
+    Case(
+        "into a gap",
+        (0, 10, 20, 30),
+        (move(3, 1),),
+        calls=1,
+        changes=1,
+        expected_bodies={image_id(3): {"ordering": 5}},
+    ),
     Case("reversal", DENSE_10, (reverse,), calls=9, changes=9),
     Case("reversal with gaps", tuple(range(0, 50, 5)), (reverse,), calls=9, changes=9),
     Case("shuffle", DENSE_10, (shuffle(3),), calls=-1, changes=-1),
@@ -169,9 +199,22 @@ CASES = [
         changes=0,
         expected_bodies={image_id(4): {"name": "Front view"}},
     ),
-    # Keeping {0, 1, 2} leaves images 3 and 4 to change; the renamed image 4 is then free.
-    Case("rename alongside move", (0, 1, 2, 3, 4), (move(2, 3), rename(4, "Back")), calls=2, changes=2),
-    Case("rename other alongside move", (0, 1, 2, 3, 4), (move(2, 3), rename(3, "Side")), calls=2, changes=2),
+    # Moving image 2 behind image 3 keeps either images 0, 1, 3 or images 0, 1, 4 at equal
+    # ordering cost, so the plan keeps the set that leaves the renamed image to change.
+    Case(
+        "rename alongside move",
+        (0, 1, 2, 3, 4),
+        (move(2, 3), rename(4, "Back")),
+        calls=2,
+        changes=2,
+    ),
+    Case(
+        "rename other alongside move",
+        (0, 1, 2, 3, 4),
+        (move(2, 3), rename(3, "Side")),
+        calls=2,
+        changes=2,
+    ),
     Case(
         "hide alongside move to front",
         FROM_ONE_200[:5],
@@ -206,8 +249,15 @@ CASES = [
         changes=0,
         expected_bodies={image_id(2): {"thumbnail": False}},
     ),
-    Case("star moves with the image", FROM_ONE_200[:5], (move(4, 0), set_stars(4)), starred=(0,), calls=1, changes=1,
-         expected_bodies={image_id(4): {"thumbnail": True, "ordering": 0}}),
+    Case(
+        "star moves with the image",
+        FROM_ONE_200[:5],
+        (move(4, 0), set_stars(4)),
+        starred=(0,),
+        calls=1,
+        changes=1,
+        expected_bodies={image_id(4): {"thumbnail": True, "ordering": 0}},
+    ),
     Case(
         "two stars, keep one",
         DENSE_10,
@@ -257,10 +307,10 @@ def build_target(case: Case, product: Product) -> list[TargetImage]:
 def assert_server_matches(server: SimulatedServer, target: Sequence[TargetImage]) -> None:
     assert server.display_order() == [t.id for t in target]
     final = {image.id: image for image in server.product().images}
-    for wanted in target:
-        assert final[wanted.id].name == wanted.name, wanted.id
-        assert final[wanted.id].thumbnail == wanted.thumbnail, wanted.id
-        assert final[wanted.id].enabled == wanted.enabled, wanted.id
+    for target_image in target:
+        assert final[target_image.id].name == target_image.name, target_image.id
+        assert final[target_image.id].thumbnail == target_image.thumbnail, target_image.id
+        assert final[target_image.id].enabled == target_image.enabled, target_image.id
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.label for case in CASES])
@@ -313,8 +363,8 @@ def test_unchanged_order_with_ties_sends_nothing() -> None:
 
 
 def test_free_image_takes_the_change() -> None:
-    # Moving image 2 behind image 3 can keep {0, 1, 2} or {0, 1, 3} at equal cost;
-    # renaming image 4 makes the first choice one call cheaper.
+    # Moving image 2 behind image 3 keeps either images 0, 1, 3 or images 0, 1, 4 at equal
+    # ordering cost. Renaming image 4 makes the first choice one call cheaper.
     product = make_product((0, 1, 2, 3, 4))
     target = move(2, 3)(unchanged_target(product))
     target = rename(4, "Back")(target)
@@ -357,8 +407,12 @@ def test_plan_rejects_mismatched_ids(edit: TargetEdit) -> None:
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [(None, "cannot be set back to null"), ("  ", "invalid name"), (" Padded ", "surrounding whitespace"),
-     ("x" * 256, "invalid name")],
+    [
+        (None, "cannot be set back to null"),
+        ("  ", "invalid name"),
+        (" Padded ", "surrounding whitespace"),
+        ("x" * 256, "invalid name"),
+    ],
 )
 def test_plan_rejects_invalid_names(name: str | None, message: str) -> None:
     product = make_product(DENSE_10)
@@ -383,7 +437,7 @@ def test_plan_rejects_two_new_stars() -> None:
     product = make_product(DENSE_10, starred=(1,))
     target = set_stars(1, 2)(unchanged_target(product))
 
-    with pytest.raises(ValueError, match="star one image"):
+    with pytest.raises(ValueError, match="Star one image"):
         plan_patches(product, target)
 
 

@@ -97,7 +97,8 @@ def target_stars(draw: st.DrawFn, product: Product) -> set[str]:
         return set()
     if choice == "one":
         return {draw(st.sampled_from([image.id for image in product.images]))}
-    return set(draw(st.sets(st.sampled_from(sorted(starred)), min_size=1, max_size=len(starred) - 1)))
+    kept_stars = st.sets(st.sampled_from(sorted(starred)), min_size=1, max_size=len(starred) - 1)
+    return set(draw(kept_stars))
 
 
 @st.composite
@@ -125,10 +126,10 @@ def final_state(product: Product, patches: Sequence[Patch], semantics: str = "va
 def assert_reaches_target(final: Product, target: Sequence[TargetImage]) -> None:
     assert [image.id for image in final.images_in_order()] == [t.id for t in target]
     by_id = {image.id: image for image in final.images}
-    for wanted in target:
-        assert by_id[wanted.id].name == wanted.name, wanted.id
-        assert by_id[wanted.id].thumbnail == wanted.thumbnail, wanted.id
-        assert by_id[wanted.id].enabled == wanted.enabled, wanted.id
+    for target_image in target:
+        assert by_id[target_image.id].name == target_image.name, target_image.id
+        assert by_id[target_image.id].thumbnail == target_image.thumbnail, target_image.id
+        assert by_id[target_image.id].enabled == target_image.enabled, target_image.id
 
 
 @settings(deadline=None, max_examples=300)
@@ -147,7 +148,7 @@ def test_plan_sends_only_valid_changes(scenario: Scenario) -> None:
     product, target = scenario.product, scenario.target
     plan = plan_patches(product, target)
     current = {image.id: image for image in product.images}
-    position = {wanted.id: index for index, wanted in enumerate(target)}
+    position = {target_image.id: index for index, target_image in enumerate(target)}
 
     assert [position[p.image_id] for p in plan] == sorted(position[p.image_id] for p in plan)
     for patch in plan:
@@ -237,7 +238,8 @@ def brute_force_cost(product: Product, target: Sequence[TargetImage]) -> tuple[i
 def test_plan_matches_brute_force(scenario: Scenario) -> None:
     plan = plan_patches(scenario.product, scenario.target)
 
-    assert (len(plan), ordering_changes(plan)) == brute_force_cost(scenario.product, scenario.target)
+    expected = brute_force_cost(scenario.product, scenario.target)
+    assert (len(plan), ordering_changes(plan)) == expected
 
 
 @settings(deadline=None, max_examples=200)
