@@ -278,6 +278,9 @@ class SaveEngine:
                 self._handle_not_found(run, outcome)
             if run.auth_error or run.stop_error or run.cancel.is_set():
                 return
+            if not outcome.retryable and not outcome.not_found:
+                # Everything was answered; the read-back decides whether more is needed.
+                return
             if not outcome.acknowledged and not outcome.not_found:
                 run.note("A save pass saved nothing, so the remaining changes stay pending.")
                 return
@@ -466,8 +469,9 @@ class SaveEngine:
             return f"{saved}, then the server refused the API key; {_count(len(failed), 'image')} still pending."
         if status == "cancelled":
             return f"{saved} before the save was cancelled; {_count(len(failed), 'image')} still pending."
-        if run.comparison is not None and not failed and not run.verified:
-            return f"{saved}, but the server still shows a different gallery than intended."
+        if run.comparison is not None and not run.verified:
+            pending = f"; {_count(len(run.failed), 'image')} still pending" if run.failed else ""
+            return f"{saved}{pending}, but the server still shows a different gallery than intended."
         if not run.verified and run.comparison is None:
             return f"{saved}; {_count(len(failed), 'image')} still pending, and the result could not be read back."
         return f"{saved}; {_count(len(failed), 'image')} still pending."

@@ -150,12 +150,14 @@ class PassSender:
             max_workers=self._concurrency, thread_name_prefix="save-patch"
         ) as executor:
             for index, patch in enumerate(patches):
+                self._context.limit.acquire()
+                # Checked after waiting for a free slot, since a response may have stopped the save meanwhile.
                 reason = self._stop_reason()
                 if reason is not None:
+                    self._context.limit.release()
                     logger.info("Stopped sending before %d requests: %s", len(patches) - index, reason)
                     self._outcome.unsent.extend(p.image_id for p in patches[index:])
                     break
-                self._context.limit.acquire()
                 executor.submit(self._send_one, patch)
         return self._outcome
 
