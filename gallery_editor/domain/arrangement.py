@@ -67,7 +67,11 @@ class Arrangement:
 
 
 def arrangement_from_product(product: Product) -> Arrangement:
-    """Build the arrangement of a product as the server shows it, with that state as base."""
+    """Build the arrangement of a product as the server shows it, with that state as base.
+
+    ``base`` lists the images in display order, so a product rebuilt from it in that
+    array order sorts the same way, ties included.
+    """
     ordered = product.images_in_order()
     images = tuple(
         TargetImage(image.id, image.name, image.thumbnail, image.enabled) for image in ordered
@@ -109,13 +113,15 @@ def arrangement_to_json(arrangement: Arrangement) -> dict[str, object]:
 def parse_arrangement(data: object) -> Arrangement:
     """Check and decode a parsed JSON arrangement document.
 
-    Rules beyond the shape: image ids are unique and non-empty, and ``base`` (when given)
-    lists exactly the ids of ``images``. A name that differs from its base name must be
-    valid for the server: not blank, no control characters, at most 255 characters.
-    Surrounding whitespace of such a name is removed. Null is accepted only where the
-    base name is null. Without a base, names are kept exactly as written, because only
-    the live product shows which ones changed, and `plan_patches` then checks those.
-    At most one image may have ``thumbnail: true`` unless the base already stars them all.
+    Rules beyond the shape: image ids are unique and non-empty. The ids of ``images`` and
+    ``base`` may differ, because the caller compares both with the live product and
+    decides what an image left out of either means. A name that differs from its base
+    name must be valid for the server: not blank, no control characters, at most 255
+    characters. Surrounding whitespace of such a name is removed. Null is accepted only
+    where the base name is null. An image without a base entry keeps its name exactly as
+    written, because only the live product shows whether it changed, and `plan_patches`
+    then checks it. At most one image may have ``thumbnail: true`` unless the base
+    already stars them all.
 
     Raises ArrangementError listing every problem found, each with its JSON path.
     """
@@ -155,15 +161,8 @@ class _Parser:
         product_id = None
         if "product" in root:
             product_id = self._identifier(root["product"], "product")
-        problems_before = len(self.problems)
         images = self._images(root["images"]) if "images" in root else None
-        images_complete = images is not None and len(self.problems) == problems_before
-        problems_before = len(self.problems)
         base = self._base(root.get("base"))
-        base_complete = base is not None and len(self.problems) == problems_before
-        if images_complete and base_complete:
-            # Only complete lists show which base entries are missing or extra.
-            self._check_base_ids(images, base)  # type: ignore[arg-type]
         if images is not None and base is not None:
             images = self._check_names(images, base)
         if images is not None:
@@ -274,15 +273,6 @@ class _Parser:
         if len(self.problems) > problems_before:
             return None
         return BaseImage(name, ordering, bool(thumbnail), bool(enabled))  # type: ignore[arg-type]
-
-    def _check_base_ids(self, images: list[TargetImage], base: dict[str, BaseImage]) -> None:
-        image_ids = {image.id for image in images}
-        for image in images:
-            if image.id not in base:
-                self._problem("base", f"missing image {describe_json(image.id)} that images lists")
-        for image_id in base:
-            if image_id not in image_ids:
-                self._problem(f"base[{describe_json(image_id)}]", "image not listed in images")
 
     def _check_names(
         self, images: list[TargetImage], base: dict[str, BaseImage]

@@ -154,12 +154,6 @@ PARSE_PROBLEMS = [
     (("base", "b", "ordering"), 1.5, 'base["b"].ordering: expected an integer, got 1.5'),
     (("base", "b", "ordering"), True, 'base["b"].ordering: expected an integer, got true'),
     (("base", "b", "name"), MISSING, 'base["b"]: missing key "name"'),
-    (("base", "c"), MISSING, 'base: missing image "c" that images lists'),
-    (
-        ("base", "z"),
-        {"name": None, "ordering": 1, "thumbnail": False, "enabled": True},
-        'base["z"]: image not listed in images',
-    ),
     (("images", 1, "name"), "   ", 'images[1].name: invalid name "   ": A name cannot be empty.'),
     (("images", 1, "name"), None, "images[1].name: expected a non-empty string, got null"),
     (("images", 1, "name"), "x" * 300, "images[1].name: invalid name"),
@@ -213,6 +207,27 @@ def test_parse_caps_listed_problems() -> None:
 
     assert len(error.problems) == 30
     assert "and 10 more" in str(error)
+
+
+def test_images_and_base_may_differ() -> None:
+    data = sample_document()
+    del data["images"][2]
+    data["base"]["z"] = {"name": None, "ordering": 9, "thumbnail": False, "enabled": True}
+
+    parsed = parse_arrangement(data)
+
+    assert [image.id for image in parsed.images] == ["a", "b"]
+    assert parsed.base is not None
+    assert list(parsed.base) == ["a", "b", "c", "z"]
+
+
+def test_name_checked_without_base_entry() -> None:
+    data = sample_document()
+    del data["base"]["c"]
+
+    parsed = parse_arrangement(data)
+
+    assert parsed.images[2].name == " padded "
 
 
 def test_two_stars_allowed_when_base_has_them() -> None:
