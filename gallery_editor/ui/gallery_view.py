@@ -33,6 +33,8 @@ AUTO_SCROLL_MARGIN = 48
 ITEM_SPACING = 8
 INDICATOR_WIDTH = 4
 VISIBLE_ROWS_DELAY_MS = 60
+AUTO_SCROLL_INTERVAL_MS = 30
+AUTO_SCROLL_MAX_STEP = 24
 
 
 class GalleryView(QListView):
@@ -62,6 +64,10 @@ class GalleryView(QListView):
         self._visible_timer.setInterval(VISIBLE_ROWS_DELAY_MS)
         self._visible_timer.timeout.connect(self.visible_rows_changed)
         self.verticalScrollBar().valueChanged.connect(self._schedule_visible_rows)
+        self._scroll_step = 0
+        self._scroll_timer = QTimer(self)
+        self._scroll_timer.setInterval(AUTO_SCROLL_INTERVAL_MS)
+        self._scroll_timer.timeout.connect(self._auto_scroll_tick)
 
     def _configure_layout(self) -> None:
         self.setViewMode(QListView.ViewMode.IconMode)
@@ -185,10 +191,9 @@ class GalleryView(QListView):
             event.ignore()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        # The base class starts auto-scrolling near the edges; its accept decision is replaced.
-        super().dragMoveEvent(event)
         if self._accepts(event):
             self._accept_at(event)
+            self._update_auto_scroll(event.position().toPoint())
         else:
             self._clear_drop_indicator()
             event.ignore()
@@ -200,7 +205,6 @@ class GalleryView(QListView):
     def dropEvent(self, event: QDropEvent) -> None:
         model = self.gallery_model()
         self._clear_drop_indicator()
-        self.stopAutoScroll()
         if model is None or not self._accepts(event):
             event.ignore()
             return
@@ -224,9 +228,50 @@ class GalleryView(QListView):
         event.accept()
 
     def _clear_drop_indicator(self) -> None:
+        self._scroll_timer.stop()
+        self._scroll_step = 0
         if self._drop_row is not None:
             self._drop_row = None
             self.viewport().update()
+
+    def _update_auto_scroll(self, point: QPoint) -> None:
+        """Scroll while a drag hovers near the top or bottom edge, faster closer to it.
+
+        Qt's own auto-scroll reads the global cursor position rather than the drag
+        position, so the view scrolls itself from the last drag position instead.
+        """
+        margin = self.autoScrollMargin()
+        height = self.viewport().height()
+        if point.y() < margin:
+            depth = margin - point.y()
+            self._scroll_step = -self._step_for(depth, margin)
+        elif point.y() > height - margin:
+            depth = point.y() - (height - margin)
+            self._scroll_step = self._step_for(depth, margin)
+        else:
+            self._scroll_step = 0
+        if self._scroll_step and not self._scroll_timer.isActive():
+            self._scroll_timer.start()
+        elif not self._scroll_step:
+            self._scroll_timer.stop()
+
+    @staticmethod
+    def _step_for(depth: int, margin: int) -> int:
+        return max(2, min(AUTO_SCROLL_MAX_STEP, AUTO_SCROLL_MAX_STEP * depth // max(1, margin)))
+
+    def _auto_scroll_tick(self) -> None:
+        bar = self.verticalScrollBar()
+        before = bar.value()
+        bar.setValue(before + self._scroll_step)
+        if bar.value() == before or self._drop_row is None:
+            self._scroll_timer.stop()
+            return
+        # The content moved under a still cursor, so the insertion row changes too.
+        self._drop_row = self.drop_row_at(self._drop_point)
+        self.viewport().update()
+
+    def is_auto_scrolling(self) -> bool:
+        return self._scroll_timer.isActive()
 
     def _drag_pixmap(self, count: int) -> QPixmap:
         delegate = self.gallery_delegate()

@@ -225,6 +225,9 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self._save_settings()
+        for session in self._sessions.values():
+            # Stacks emit indexChanged while Qt destroys them, after this wrapper is gone.
+            session.stack.indexChanged.disconnect()
         if self._loader is not None:
             self._loader.shutdown()
         self._runner.wait_for_done(5000)
@@ -521,12 +524,14 @@ class MainWindow(QMainWindow):
     # -- reacting to edits ----------------------------------------------------------------
 
     def _on_stack_changed(self, product_id: str) -> None:
+        if self._shut_down:
+            return
         if product_id == self._current_id:
             self._update_window_state()
         self.gallery_edited.emit(product_id)
 
     def _on_gallery_event(self, product_id: str, _event: GalleryEvent) -> None:
-        if product_id == self._current_id:
+        if not self._shut_down and product_id == self._current_id:
             self._update_window_state()
 
     def _update_window_state(self) -> None:

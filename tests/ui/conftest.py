@@ -65,3 +65,4 @@ def open_product(qtbot: QtBot, window: MainWindow) -> Callable[[str], MainWindow
         return window
 
     return opener
+
