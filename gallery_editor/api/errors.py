@@ -115,7 +115,7 @@ class NetworkError(ApiError):
 
 
 class RedirectError(NetworkError):
-    """The server answered with a redirect (HTTP 3xx), which the client never follows."""
+    """The server responded with a redirect (HTTP 3xx), which the client never follows."""
 
     def __init__(
         self,

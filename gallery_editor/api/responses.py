@@ -81,7 +81,7 @@ def error_for_response(
     if 300 <= status < 400:
         location = redact(response.headers.get("Location", ""))[:200] or None
         return RedirectError(
-            f"The server answered with a redirect (HTTP {status}) to {location or 'no location'}, "
+            f"The server responded with a redirect (HTTP {status}) to {location or 'no location'}, "
             "which is not followed. Check that the base URL is exact, including https and the path.",
             location=location,
             **context,
@@ -95,7 +95,7 @@ def error_for_response(
         )
     if status == 403:
         return AuthenticationError(
-            f"{subject} refused the request: {clause}. Use a Server API key of this "
+            f"{subject} denied access (HTTP 403): {clause}. Use a Server API key of this "
             "environment (production and sandbox keys differ).",
             **context,
         )
@@ -143,15 +143,18 @@ def server_text(response: httpx.Response, body: object | None) -> str:
 
 
 def field_errors_of(body: object, redact: Redactor | None = None) -> dict[str, list[str]]:
-    """Collect ``{"<field>": ["msg", ...]}`` entries of an error body; a lone string counts as one message."""
+    """Collect the ``{"<field>": ["msg", ...]}`` entries of an error body; a lone string is one message."""
     if not isinstance(body, Mapping):
         return {}
     errors: dict[str, list[str]] = {}
     for field, value in body.items():
         if field in _NOT_FIELD_KEYS:
             continue
-        messages = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-        texts = [message for message in messages if isinstance(message, str) and message]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            continue
+        texts = [message for message in value if isinstance(message, str) and message]
         if texts:
             errors[str(field)] = [redact(text) for text in texts] if redact else texts
     return errors

@@ -4,7 +4,7 @@ The client retries only idempotent calls (GET, image PATCH, image DELETE), and o
 errors that a later attempt can fix:
 
 - ``NetworkError`` (connect failure, timeout, dropped connection), but not ``RedirectError``,
-  because a 3xx answer does not change on repetition;
+  because a 3xx response does not change on repetition;
 - ``RateLimitedError`` (429), waiting the server's ``Retry-After`` capped at
   ``retry_after_cap`` when it sent one;
 - ``ServerError`` with status 500, 502, 503 or 504.

@@ -36,7 +36,7 @@ def sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sleeps() -> list[float]:
-    """Delays the retry policy asked for; the test's policy records them instead of sleeping."""
+    """Delays requested by the retry policy, which records them instead of sleeping."""
     return []
 
 
@@ -77,6 +77,6 @@ def client(make_client: Callable[..., KelviqClient]) -> KelviqClient:
 
 @pytest.fixture
 def sandbox_rate_limited() -> Iterator[SandboxServer]:
-    """A sandbox that accepts one API request per second and answers 429 with Retry-After: 1."""
+    """A sandbox that accepts one API request per second and responds 429 with Retry-After: 1."""
     with SandboxServer(SandboxConfig(seed=3, rate_limit=1, retry_after=True)) as server:
         yield server

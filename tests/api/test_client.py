@@ -206,7 +206,7 @@ def test_ids_that_climb_paths_rejected(client: KelviqClient, recorder: RequestRe
 
 
 def test_id_with_slash_stays_one_segment(client: KelviqClient, sandbox: SandboxServer) -> None:
-    """A slash inside an id is percent-encoded, so the server sees one unknown product."""
+    """A slash inside an id is percent-encoded, so the server receives one unknown product id."""
     with pytest.raises(NotFoundError):
         client.get_product("a/../b")
 
@@ -214,7 +214,7 @@ def test_id_with_slash_stays_one_segment(client: KelviqClient, sandbox: SandboxS
 
 
 def test_delete_image(client: KelviqClient, sandbox: SandboxServer) -> None:
-    """DELETE removes the image; deleting it again is a NotFoundError."""
+    """DELETE removes the image, and deleting it again is a NotFoundError."""
     product_id = sandbox.catalog.well_known["ten"]
     image_id = first_image_id(sandbox, product_id)
 
@@ -243,7 +243,7 @@ def test_retried_delete_404_is_success(make_client: MakeClient, sandbox: Sandbox
 
 
 def test_media_url_resolution(client: KelviqClient, sandbox: SandboxServer) -> None:
-    """Storage keys resolve onto the sandbox's media URL; absolute URLs stay; nothing is fetched."""
+    """Storage keys resolve onto the sandbox's media URL, absolute URLs stay, and nothing is fetched."""
     product = client.get_product(sandbox.catalog.well_known["sixty"])
 
     for image in product.images:
@@ -316,7 +316,7 @@ def test_rate_limit_retry_after_seconds(sandbox_rate_limited: SandboxServer, sle
     """A 429 with Retry-After in seconds is retried after that wait, and on_retry hears of it."""
     calls: list[tuple[type[ApiError], int]] = []
 
-    # The sandbox's window is real time, so this test really waits the one second it is told.
+    # The sandbox's rate window is real time, so this test waits the full second it is given.
     def record_and_sleep(delay: float) -> None:
         sleeps.append(delay)
         time.sleep(delay)
@@ -569,7 +569,7 @@ def test_key_only_sent_to_api_origin(sandbox: SandboxServer) -> None:
 def test_logs_one_line_per_request_without_key(
     client: KelviqClient, sandbox: SandboxServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Each request logs one INFO line with method, path, status and time; the key never appears."""
+    """Each request logs one INFO line with method, path, status and time, and never the key."""
     sandbox.faults.add("status:503", method="GET")
 
     with caplog.at_level(logging.DEBUG):

@@ -204,3 +204,15 @@ def test_decode_json_rejects(content: bytes, fragment: str) -> None:
         decode_json(response, method="GET", path="/")
 
     assert caught.value.status == 200
+
+
+def test_rate_limit_retry_after_http_date() -> None:
+    """A 429 whose Retry-After is an HTTP date carries the seconds until that date."""
+    moment = datetime.now(UTC) + timedelta(seconds=120)
+    response = make_response(429, {"detail": "Request was throttled."}, **{"Retry-After": format_datetime(moment, usegmt=True)})
+
+    error = map_error(response)
+
+    assert isinstance(error, RateLimitedError)
+    assert error.retry_after is not None
+    assert 110.0 <= error.retry_after <= 120.0
