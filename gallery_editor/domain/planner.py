@@ -68,8 +68,9 @@ def plan_patches(snapshot: Product, target: Sequence[TargetImage]) -> list[Patch
       starred image(s). With several starred images in the snapshot (inconsistent data)
       the plan reaches exactly the requested star(s) with the fewest calls. It may then
       send ``thumbnail: true`` to an image that is already starred, to clear the others.
-    - Name. A changed name must be trimmed, non-empty and at most 255 characters. A name
-      cannot be set back to null.
+    - Name. A changed name must pass `gallery.validate_name` unchanged: trimmed, not
+      empty, no control characters, at most 255 characters. A name cannot be set back to
+      null, because the API accepts only text.
 
     Raises ValueError when the target's image ids differ from the snapshot's, when a name
     change is invalid, or when the target stars several images the server cannot keep.
