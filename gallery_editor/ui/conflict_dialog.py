@@ -1,4 +1,4 @@
-"""Dialog that asks, for each conflict with a newer server state, whether to keep mine or use theirs."""
+"""Conflict dialog: keep mine or use theirs for each conflict with a newer server state."""
 
 from __future__ import annotations
 
@@ -134,7 +134,10 @@ class ConflictDialog(QDialog):
 
     def _intro_label(self, count: int) -> QLabel:
         if count == 0:
-            text = "The server changed this product since you opened it. No change of yours conflicts."
+            text = (
+                "The server changed this product since you opened it. "
+                "No change of yours conflicts."
+            )
         elif count == 1:
             text = "You and the server changed the same thing. Choose which version to keep."
         else:
@@ -193,7 +196,9 @@ class ConflictDialog(QDialog):
         box.setAccessibleName(box.title())
         return box
 
-    def _choice_row(self, key: ConflictKey, mine_text: str, theirs_text: str, parent: QWidget) -> QHBoxLayout:
+    def _choice_row(
+        self, key: ConflictKey, mine_text: str, theirs_text: str, parent: QWidget
+    ) -> QHBoxLayout:
         mine = QRadioButton(mine_text, parent)
         theirs = QRadioButton(theirs_text, parent)
         mine.setObjectName("keep_mine")
@@ -244,7 +249,9 @@ class ConflictDialog(QDialog):
             row.addLayout(column)
         return row
 
-    def _numbered_list(self, order: Sequence[str], other: Sequence[str], parent: QWidget) -> QListWidget:
+    def _numbered_list(
+        self, order: Sequence[str], other: Sequence[str], parent: QWidget
+    ) -> QListWidget:
         listing = QListWidget(parent)
         listing.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         moved = moved_between(order, other)
@@ -301,9 +308,12 @@ class ConflictDialog(QDialog):
     def _update_words(self, update: ServerUpdate) -> str:
         name = quote(self._name(update.image_id))
         if update.field == "name":
-            return f"{quote(str(update.old) if update.old is not None else None)} was renamed to {describe_value('name', update.new)}."
+            old, new = describe_value("name", update.old), describe_value("name", update.new)
+            return f"{old} was renamed to {new}."
         if update.field == "thumbnail":
-            return f"{name} is now the thumbnail." if update.new else f"{name} is no longer the thumbnail."
+            if update.new:
+                return f"{name} is now the thumbnail."
+            return f"{name} is no longer the thumbnail."
         if update.field == "enabled":
             return f"{name} is now shown." if update.new else f"{name} is now hidden."
         if update.field == "ordering":

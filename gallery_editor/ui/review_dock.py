@@ -1,4 +1,4 @@
-"""Dock that lists a gallery's pending changes in plain words, with reverts, warnings and the save size."""
+"""Review dock: a gallery's pending changes in plain words, reverts, warnings, save size."""
 
 from __future__ import annotations
 
@@ -7,8 +7,32 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPoint, QPointF, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFont, QHelpEvent, QImage, QKeySequence, QMouseEvent, QPainter, QPaintEvent, QPixmap, QPolygonF, QResizeEvent, QUndoStack
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QPointF,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QFont,
+    QHelpEvent,
+    QImage,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+    QPolygonF,
+    QUndoStack,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -31,7 +55,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gallery_editor.domain.gallery import Edit, Gallery, GalleryEvent
+from gallery_editor.domain.gallery import Edit, Gallery, GalleryEvent, quote
 from gallery_editor.domain.review import (
     ImageReview,
     RevertTarget,
@@ -57,6 +81,9 @@ IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 
 CHANGE_COLUMN, REVERT_COLUMN = 0, 1
 
+# Captions of the order strip's two rows: the server's order and the new order.
+ROW_LABELS = ("Server", "New")
+
 
 class ReviewDock(QDockWidget):
     """Dock listing the current gallery's pending changes before a save."""
@@ -70,6 +97,7 @@ class ReviewDock(QDockWidget):
         self._undo_stack: QUndoStack | None = None
         self._thumbnail_for: ThumbnailSource | None = None
         self._server_updates: list[ServerUpdateLike] = []
+        self._last_plan_error: str | None = None
         self._subscription = _Subscription()
         self.destroyed.connect(self._subscription.cancel)
 
@@ -119,7 +147,7 @@ class ReviewDock(QDockWidget):
         """Describe the gallery again and update every part of the dock."""
         self._refresh_timer.stop()
         reviews = self._reviews()
-        self._update_summary(reviews)
+        self._update_summary()
         self._update_warnings()
         self._update_strip()
         self._fill_tree(reviews)
@@ -153,7 +181,7 @@ class ReviewDock(QDockWidget):
     def revert_image(self, image_id: str) -> bool:
         """Push one undo macro that reverts every pending change of one image."""
         gallery = self._gallery
-        if gallery is None:
+        if gallery is None or image_id not in gallery.order:
             return False
         targets = [
             line.revert
@@ -162,10 +190,11 @@ class ReviewDock(QDockWidget):
             for line in review.changes
             if line.revert is not None
         ]
-        return self._push_built_in_turn(targets, f"Revert changes of '{_name_of(gallery, image_id)}'")
+        text = f"Revert changes of {quote(gallery.fields(image_id).name)}"
+        return self._push_built_in_turn(targets, text)
 
     def revert_current(self) -> bool:
-        """Revert what the tree's current row stands for: one change or a whole image."""
+        """Revert the current tree row: one change, or every change of an image row."""
         item = self._tree.currentItem()
         if item is None:
             return False
@@ -218,7 +247,9 @@ class ReviewDock(QDockWidget):
         self._requests_label = QLabel(content)
         self._requests_label.setWordWrap(True)
         self._requests_label.setObjectName("review_requests")
-        self._requests_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        self._requests_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
         layout.addWidget(self._summary_label)
         layout.addWidget(self._requests_label)
 
@@ -243,6 +274,7 @@ class ReviewDock(QDockWidget):
         self._strip_area.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._strip_area.setAccessibleName("Server order and new order")
         self._strip_area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self._strip_area.installEventFilter(self)
         return self._strip_area
 
     def _build_tree(self, parent: QWidget) -> QTreeWidget:
@@ -266,7 +298,9 @@ class ReviewDock(QDockWidget):
         tree.setItemDelegateForColumn(REVERT_COLUMN, self._button_delegate)
 
         self._revert_action = QAction("&Revert", tree)
-        self._revert_action.setShortcuts([QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
+        self._revert_action.setShortcuts(
+            [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)]
+        )
         self._revert_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self._revert_action.setToolTip("Revert the selected change (Delete)")
         self._revert_action.triggered.connect(self.revert_current)
@@ -281,7 +315,9 @@ class ReviewDock(QDockWidget):
         row = QHBoxLayout()
         self._revert_button = QPushButton("&Revert selected", parent)
         self._revert_button.setObjectName("revert_selected")
-        self._revert_button.setToolTip("Revert the selected change, or every change of the selected image")
+        self._revert_button.setToolTip(
+            "Revert the selected change, or every change of the selected image"
+        )
         self._revert_button.clicked.connect(self.revert_current)
         self._discard_button = QPushButton("&Discard all…", parent)
         self._discard_button.setObjectName("discard_all")
@@ -302,7 +338,7 @@ class ReviewDock(QDockWidget):
             return []
         return describe_changes(self._gallery, self._server_updates)
 
-    def _update_summary(self, reviews: list[ImageReview]) -> None:
+    def _update_summary(self) -> None:
         gallery = self._gallery
         if gallery is None:
             self._summary_label.setText("Open a product to review its changes.")
@@ -312,15 +348,21 @@ class ReviewDock(QDockWidget):
         if changed:
             self._summary_label.setText(f"<b>{_plural(changed, 'image')} changed</b>")
         else:
-            self._summary_label.setText("No pending changes. Changes to the gallery are listed here.")
+            self._summary_label.setText(
+                "No pending changes. Changes to the gallery are listed here."
+            )
         self._requests_label.setText(self._request_words(gallery))
 
     def _request_words(self, gallery: Gallery) -> str:
         try:
             count = patch_count(gallery)
         except ValueError as error:
-            logger.warning("Cannot plan the save of product %s: %s", gallery.product_id, error)
+            # Every refresh plans again, so the same failure is logged once, not per edit.
+            if str(error) != self._last_plan_error:
+                logger.warning("Cannot plan the save of product %s: %s", gallery.product_id, error)
+                self._last_plan_error = str(error)
             return f"This save cannot be planned: {error}. Undo or revert that change."
+        self._last_plan_error = None
         if count == 0:
             return "Nothing to save."
         return f"This save will make {_plural(count, 'request')}."
@@ -333,14 +375,16 @@ class ReviewDock(QDockWidget):
         while self._warnings_layout.count():
             child = self._warnings_layout.takeAt(0).widget()
             if child is not None:
+                # Hidden at once, because deleteLater leaves it painted until the next pass.
+                child.hide()
                 child.deleteLater()
         icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
         for text in texts:
             row = _warning_row(icon.pixmap(size, size), text, self._warnings_box)
             self._warnings_layout.addWidget(row)
-            # A layout shows new children only on the next event loop pass; showing them
-            # now keeps a grab or screenshot taken right after the refresh complete.
+            # A layout shows a new child only on the next event loop pass. Showing it now
+            # keeps a grab taken right after the refresh complete.
             row.show()
         self._warnings_box.setVisible(bool(texts))
 
@@ -364,13 +408,16 @@ class ReviewDock(QDockWidget):
     def _fit_strip_height(self) -> None:
         area = self._strip_area
         height = self._strip.sizeHint().height() + 2 * area.frameWidth()
-        if self._strip.sizeHint().width() > area.viewport().width():
+        if self._strip.sizeHint().width() > area.width() - 2 * area.frameWidth():
             height += area.horizontalScrollBar().sizeHint().height()
         area.setFixedHeight(height)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit_strip_height()
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # The strip needs room for a scroll bar only when it is wider than its area, which
+        # is known once the layout has sized the area.
+        if watched is self._strip_area and event.type() == QEvent.Type.Resize:
+            self._fit_strip_height()
+        return super().eventFilter(watched, event)
 
     def _fill_tree(self, reviews: list[ImageReview]) -> None:
         tree = self._tree
@@ -401,7 +448,8 @@ class ReviewDock(QDockWidget):
         modified = self._gallery is not None and self._gallery.is_modified()
         self._discard_button.setEnabled(modified)
         item = self._tree.currentItem()
-        can_revert = item is not None and bool(item.data(REVERT_COLUMN, Qt.ItemDataRole.DisplayRole))
+        # Only rows with something to revert show a button text in the revert column.
+        can_revert = item is not None and bool(item.text(REVERT_COLUMN))
         self._revert_button.setEnabled(can_revert)
         self._revert_action.setEnabled(can_revert)
 
@@ -444,7 +492,7 @@ class ReviewDock(QDockWidget):
             for edit in edits:
                 gallery.apply(edit)
             return
-        if len(edits) == 1:
+        if len(edits) == 1 and edits[0].text == text:
             stack.push(EditCommand(gallery, edits[0]))
             return
         stack.beginMacro(text)
@@ -455,18 +503,20 @@ class ReviewDock(QDockWidget):
     def _push_built_in_turn(self, targets: Sequence[RevertTarget], text: str) -> bool:
         # Each revert must be built for the state the previous one left, so they are built
         # and pushed one at a time inside one macro.
+        # The macro starts with the first real edit, so no empty step lands on the stack.
         gallery, stack = self._gallery, self._undo_stack
-        if gallery is None or not targets:
+        if gallery is None:
             return False
-        if stack is not None:
-            stack.beginMacro(text)
         pushed = 0
         for target in targets:
             edit = revert_edit(gallery, target)
-            if edit is not None:
-                self._push([edit], edit.text)
-                pushed += 1
-        if stack is not None:
+            if edit is None:
+                continue
+            if pushed == 0 and stack is not None:
+                stack.beginMacro(text)
+            self._push([edit], edit.text)
+            pushed += 1
+        if pushed and stack is not None:
             stack.endMacro()
         return pushed > 0
 
@@ -488,10 +538,6 @@ class _Subscription:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _name_of(gallery: Gallery, image_id: str) -> str:
-    return gallery.image(image_id).display_name
 
 
 def _item_key(item: QTreeWidgetItem | None) -> tuple[object, ...] | None:
@@ -583,18 +629,26 @@ class RevertButtonDelegate(QStyledItemDelegate):
         )
         return QSize(size.width(), max(size.height() - 6, option.fontMetrics.height() + 6))
 
-    def editorEvent(self, event: QEvent, model: object, option: QStyleOptionViewItem, index: QModelIndex) -> bool:
-        if not index.data(Qt.ItemDataRole.DisplayRole) or not isinstance(event, QMouseEvent):
+    def editorEvent(
+        self,
+        event: QEvent,
+        model: object,
+        option: QStyleOptionViewItem,
+        index: QModelIndex,
+    ) -> bool:
+        if not isinstance(event, QMouseEvent):
             return False
         inside = option.rect.contains(event.position().toPoint())
-        if event.type() == QEvent.Type.MouseButtonPress and inside:
-            self._pressed = QPersistentModelIndex(index)
-            return True
         if event.type() == QEvent.Type.MouseButtonRelease and self._pressed is not None:
+            # Like a push button, the click counts only when released over the pressed one.
             was_pressed = QModelIndex(self._pressed) == index
             self._pressed = None
             if inside and was_pressed:
                 self.clicked.emit(index)
+            return True
+        has_button = bool(index.data(Qt.ItemDataRole.DisplayRole))
+        if event.type() == QEvent.Type.MouseButtonPress and inside and has_button:
+            self._pressed = QPersistentModelIndex(index)
             return True
         return False
 
@@ -613,7 +667,7 @@ class RevertButtonDelegate(QStyledItemDelegate):
 
 @dataclass(frozen=True)
 class Chip:
-    """How one image appears in the order strip."""
+    """The data the order strip draws for one image."""
 
     name: str
     enabled: bool
@@ -639,10 +693,10 @@ def _chip_of(gallery: Gallery, image_id: str, thumbnail_for: ThumbnailSource | N
 
 
 class OrderStrip(QWidget):
-    """Two rows of numbered chips: the server's order above and the new order below.
+    """Two rows of numbered chips, the server's order above and the new order below.
 
     Each chip carries the image's server position, so the lower row shows where every
-    image went; the images the user moved are outlined in the highlight colour.
+    image went. The images the user moved are outlined in the highlight colour.
     """
 
     CHIP = 40
@@ -680,7 +734,8 @@ class OrderStrip(QWidget):
 
     def label_width(self) -> int:
         metrics = self.fontMetrics()
-        return max(metrics.horizontalAdvance("Server"), metrics.horizontalAdvance("New")) + 2 * self.MARGIN
+        widest = max(metrics.horizontalAdvance(label) for label in ROW_LABELS)
+        return widest + 2 * self.MARGIN
 
     def sizeHint(self) -> QSize:
         count = max(len(self._order), len(self._server_order))
@@ -689,7 +744,7 @@ class OrderStrip(QWidget):
         return QSize(width, height)
 
     def chip_rect(self, row: int, index: int) -> QRect:
-        """The rectangle of chip `index` in `row` (0 = server order, 1 = new order)."""
+        """Return the rectangle of chip `index` in `row` (0 = server order, 1 = new order)."""
         x = self.label_width() + index * (self.CHIP + self.GAP)
         y = self.MARGIN + row * (self.CHIP + self.ROW_GAP)
         return QRect(x, y, self.CHIP, self.CHIP)
@@ -738,43 +793,49 @@ class OrderStrip(QWidget):
 
     def _paint_labels(self, painter: QPainter) -> None:
         painter.setPen(self.palette().color(self.foregroundRole()))
-        for row, text in enumerate(("Server", "New")):
+        alignment = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+        for row, text in enumerate(ROW_LABELS):
             rect = self.chip_rect(row, 0)
             label = QRect(self.MARGIN, rect.top(), self.label_width() - self.MARGIN, rect.height())
-            painter.drawText(label, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
+            painter.drawText(label, alignment, text)
 
     def _paint_chip(self, painter: QPainter, rect: QRect, image_id: str, *, after: bool) -> None:
-        palette = self.palette()
         chip = self._chips[image_id]
-        moved = image_id in self._moved
         enabled = chip.enabled if after else chip.server_enabled
         starred = chip.starred if after else chip.server_starred
         painter.save()
         if not enabled:
             # Hidden images stay in the strip but fade, as they do in the gallery.
             painter.setOpacity(0.45)
-        painter.setPen(palette.color(palette.ColorRole.Mid))
-        painter.setBrush(palette.color(palette.ColorRole.Base))
-        painter.drawRoundedRect(rect.adjusted(0, 0, -1, -1), 4, 4)
-        pixmap = self._pixmap(image_id, chip)
-        number = str(self._server_rank.get(image_id, 0) + 1)
-        if pixmap is not None:
-            self._paint_thumbnail(painter, rect, pixmap)
-            self._paint_badge(painter, rect, number)
-        else:
-            painter.setPen(palette.color(palette.ColorRole.Text))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, number)
+        self._paint_face(painter, rect, image_id, chip)
         if starred:
             self._paint_star(painter, rect)
         painter.setOpacity(1.0)
-        if moved:
-            outline = painter.pen()
-            outline.setColor(palette.color(palette.ColorRole.Highlight))
-            outline.setWidth(2)
-            painter.setPen(outline)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 4, 4)
+        if image_id in self._moved:
+            self._paint_outline(painter, rect)
         painter.restore()
+
+    def _paint_face(self, painter: QPainter, rect: QRect, image_id: str, chip: Chip) -> None:
+        palette = self.palette()
+        painter.setPen(palette.color(palette.ColorRole.Mid))
+        painter.setBrush(palette.color(palette.ColorRole.Base))
+        painter.drawRoundedRect(rect.adjusted(0, 0, -1, -1), 4, 4)
+        number = str(self._server_rank.get(image_id, 0) + 1)
+        pixmap = self._pixmap(image_id, chip)
+        if pixmap is None:
+            painter.setPen(palette.color(palette.ColorRole.Text))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, number)
+            return
+        self._paint_thumbnail(painter, rect, pixmap)
+        self._paint_badge(painter, rect, number)
+
+    def _paint_outline(self, painter: QPainter, rect: QRect) -> None:
+        outline = painter.pen()
+        outline.setColor(self.palette().color(self.palette().ColorRole.Highlight))
+        outline.setWidth(2)
+        painter.setPen(outline)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 4, 4)
 
     def _paint_thumbnail(self, painter: QPainter, rect: QRect, pixmap: QPixmap) -> None:
         inner = rect.adjusted(2, 2, -2, -2)
@@ -786,7 +847,8 @@ class OrderStrip(QWidget):
         palette = self.palette()
         metrics = self.fontMetrics()
         width = metrics.horizontalAdvance(number) + 6
-        badge = QRect(rect.left() + 1, rect.bottom() - metrics.height() - 1, width, metrics.height())
+        height = metrics.height()
+        badge = QRect(rect.left() + 1, rect.bottom() - height - 1, width, height)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(palette.color(palette.ColorRole.Window))
         painter.drawRoundedRect(badge, 3, 3)
@@ -818,7 +880,10 @@ class OrderStrip(QWidget):
             return cached[1]
         edge = self.CHIP - 4
         scaled = image.scaled(
-            edge, edge, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            edge,
+            edge,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
         )
         pixmap = QPixmap.fromImage(scaled)
         self._pixmaps[image_id] = (image.cacheKey(), pixmap)

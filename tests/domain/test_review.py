@@ -25,7 +25,9 @@ from gallery_editor.domain.review import (
 
 def make_product(count: int = 5, *, star: int | None = 1, hidden: tuple[int, ...] = ()) -> Product:
     images = tuple(
-        ProductImage(str(i), f"IMG_{i:04d}.jpg", f"media/{i}.jpg", i * 10, i == star, i not in hidden)
+        ProductImage(
+            str(i), f"IMG_{i:04d}.jpg", f"media/{i}.jpg", i * 10, i == star, i not in hidden
+        )
         for i in range(1, count + 1)
     )
     return Product("p", "Product", images)
@@ -53,7 +55,9 @@ def set_enabled(gallery: Gallery, ids: list[str], enabled: bool) -> None:
     gallery.apply(edit)
 
 
-def texts(gallery: Gallery, updates: tuple[ServerUpdate, ...] = ()) -> list[tuple[str, str, list[str]]]:
+def texts(
+    gallery: Gallery, updates: tuple[ServerUpdate, ...] = ()
+) -> list[tuple[str, str, list[str]]]:
     return [
         (review.image_id, review.display_name, [line.text for line in review.changes])
         for review in describe_changes(gallery, updates)
@@ -117,7 +121,13 @@ DESCRIBE_CASES: list[tuple[str, list[Step], list[tuple[str, str, list[str]]]]] =
             lambda g: rename(g, "4", "Back"),
             lambda g: set_enabled(g, ["4"], False),
         ],
-        [("4", "Back", ["Moved from position 4 to 1", "Renamed 'IMG_0004.jpg' to 'Back'", "Hidden"])],
+        [
+            (
+                "4",
+                "Back",
+                ["Moved from position 4 to 1", "Renamed 'IMG_0004.jpg' to 'Back'", "Hidden"],
+            )
+        ],
     ),
     (
         "working order of entries",
@@ -176,13 +186,22 @@ def test_describe_positions_and_revert_targets() -> None:
 
 
 SERVER_UPDATE_CASES = [
-    (ServerUpdate("2", "name", "IMG_0002.jpg", "Side"), "Updated on the server: name is now 'Side'"),
-    (ServerUpdate("2", "name", "IMG_0002.jpg", None), "Updated on the server: name is now (no name)"),
+    (
+        ServerUpdate("2", "name", "IMG_0002.jpg", "Side"),
+        "Updated on the server: name is now 'Side'",
+    ),
+    (
+        ServerUpdate("2", "name", "IMG_0002.jpg", None),
+        "Updated on the server: name is now (no name)",
+    ),
     (ServerUpdate("2", "thumbnail", False, True), "Updated on the server: now the thumbnail"),
     (ServerUpdate("2", "thumbnail", True, False), "Updated on the server: no longer the thumbnail"),
     (ServerUpdate("2", "enabled", True, False), "Updated on the server: now hidden"),
     (ServerUpdate("2", "enabled", False, True), "Updated on the server: now shown"),
-    (ServerUpdate("2", "ordering", 20, 99), "Updated on the server: its place in the order changed"),
+    (
+        ServerUpdate("2", "ordering", 20, 99),
+        "Updated on the server: its place in the order changed",
+    ),
 ]
 
 
@@ -243,7 +262,11 @@ FIELD_REVERT_CASES: list[tuple[str, list[Step], str, str]] = [
     ("cleared star", [lambda g: star(g, "1")], "1", "thumbnail"),
     (
         "rename among others",
-        [lambda g: rename(g, "2", "New"), lambda g: rename(g, "3", "Other"), lambda g: move(g, ["2"], 5)],
+        [
+            lambda g: rename(g, "2", "New"),
+            lambda g: rename(g, "3", "Other"),
+            lambda g: move(g, ["2"], 5),
+        ],
         "2",
         "name",
     ),
@@ -264,7 +287,8 @@ def test_revert_field(steps: list[Step], image_id: str, field: str) -> None:
     }
     order_before = gallery.order
     revert_line(gallery, image_id, field)
-    assert getattr(gallery.fields(image_id), field) == getattr(server_fields(gallery, image_id), field)
+    server_value = getattr(server_fields(gallery, image_id), field)
+    assert getattr(gallery.fields(image_id), field) == server_value
     assert gallery.order == order_before
     for other, fields in others_before.items():
         if field != "thumbnail":
@@ -333,7 +357,8 @@ def test_revert_nothing_pending() -> None:
     gallery = Gallery(make_product())
     for field in ("position", *FIELD_NAMES):
         assert revert_edit(gallery, RevertTarget("2", field)) is None
-    assert revert_edit(gallery, ChangeLine("server", "Updated on the server: now hidden", None)) is None
+    server_line = ChangeLine("server", "Updated on the server: now hidden", None)
+    assert revert_edit(gallery, server_line) is None
 
 
 def test_revert_unknown_image() -> None:
@@ -437,7 +462,8 @@ def test_warnings(product: Product, steps: list[Step], expected: list[str]) -> N
 
 def test_warnings_several_stars() -> None:
     product = make_product(4)
-    images = product.images[:2] + (product.images[2].with_changes(thumbnail=True),) + product.images[3:]
+    second_star = product.images[2].with_changes(thumbnail=True)
+    images = product.images[:2] + (second_star,) + product.images[3:]
     gallery = Gallery(product.with_images(images))
     assert warnings(gallery) == [
         "2 images are marked as the thumbnail ('IMG_0001.jpg', 'IMG_0003.jpg'); "
@@ -457,7 +483,9 @@ PATCH_COUNT_STEPS: list[tuple[str, list[Step]]] = [
 ]
 
 
-@pytest.mark.parametrize("steps", [case[1] for case in PATCH_COUNT_STEPS], ids=[c[0] for c in PATCH_COUNT_STEPS])
+@pytest.mark.parametrize(
+    "steps", [case[1] for case in PATCH_COUNT_STEPS], ids=[case[0] for case in PATCH_COUNT_STEPS]
+)
 def test_patch_count_matches_plan(steps: list[Step]) -> None:
     gallery = Gallery(make_product())
     for step in steps:

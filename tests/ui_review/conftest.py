@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pytestqt.qtbot import QtBot
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QWidget
 
@@ -21,7 +22,7 @@ SCREENSHOT_DIR_VARIABLE = "GALLERY_EDITOR_SCREENSHOT_DIR"
 
 
 @pytest.fixture
-def undo_stack(qtbot: object) -> Iterator[QUndoStack]:
+def undo_stack(qtbot: QtBot) -> Iterator[QUndoStack]:
     stack = QUndoStack()
     yield stack
     stack.clear()
@@ -33,7 +34,7 @@ def gallery() -> Gallery:
 
 
 @pytest.fixture
-def dock(qtbot, gallery: Gallery, undo_stack: QUndoStack) -> ReviewDock:  # type: ignore[no-untyped-def]
+def dock(qtbot: QtBot, gallery: Gallery, undo_stack: QUndoStack) -> ReviewDock:
     widget = ReviewDock()
     qtbot.addWidget(widget)
     widget.resize(420, 640)

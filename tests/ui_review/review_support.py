@@ -6,13 +6,22 @@ from gallery_editor.domain.models import Product, ProductImage
 
 
 def make_product(
-    count: int = 6, *, star: int | None = 1, hidden: tuple[int, ...] = (), names: dict[int, str] | None = None
+    count: int = 6,
+    *,
+    star: int | None = 1,
+    hidden: tuple[int, ...] = (),
+    names: dict[int, str] | None = None,
 ) -> Product:
     """Build a product whose image `i` (1-based) has id `str(i)` and ordering `10 * i`."""
     chosen = names or {}
     images = tuple(
         ProductImage(
-            str(i), chosen.get(i, f"IMG_{i:04d}.jpg"), f"media/{i}.jpg", 10 * i, i == star, i not in hidden
+            id=str(i),
+            name=chosen.get(i, f"IMG_{i:04d}.jpg"),
+            image=f"media/{i}.jpg",
+            ordering=10 * i,
+            thumbnail=i == star,
+            enabled=i not in hidden,
         )
         for i in range(1, count + 1)
     )

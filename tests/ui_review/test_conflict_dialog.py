@@ -1,4 +1,4 @@
-"""The conflict dialog: one choice per conflict, OK only when complete, notices of server changes."""
+"""The conflict dialog: a choice per conflict, OK only when complete, server notices."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pytestqt.qtbot import QtBot
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialog, QListWidget, QPushButton, QWidget
@@ -59,13 +60,16 @@ def conflicting_merge() -> MergeResult:
 @pytest.fixture
 def merged() -> MergeResult:
     result = conflicting_merge()
-    kinds = sorted(type(conflict).__name__ + ":" + getattr(conflict, "field", "") for conflict in result.conflicts)
+    kinds = sorted(
+        type(conflict).__name__ + ":" + getattr(conflict, "field", "")
+        for conflict in result.conflicts
+    )
     assert kinds == ["FieldConflict:name", "FieldConflict:thumbnail", "OrderConflict:"]
     return result
 
 
 @pytest.fixture
-def dialog(qtbot, merged: MergeResult) -> ConflictDialog:  # type: ignore[no-untyped-def]
+def dialog(qtbot: QtBot, merged: MergeResult) -> ConflictDialog:
     widget = ConflictDialog(merged)
     qtbot.addWidget(widget)
     widget.show()
@@ -82,10 +86,14 @@ def test_dialog_starts_undecided(dialog: ConflictDialog, merged: MergeResult) ->
         assert not theirs.isChecked()
 
 
-def test_dialog_ok_only_when_complete(qtbot, dialog: ConflictDialog, merged: MergeResult) -> None:  # type: ignore[no-untyped-def]
+def test_dialog_ok_only_when_complete(
+    qtbot: QtBot,
+    dialog: ConflictDialog,
+    merged: MergeResult,
+) -> None:
     keys = [conflict.key for conflict in merged.conflicts]
     for position, key in enumerate(keys):
-        assert not dialog.ok_button().isEnabled(), f"OK enabled with {position} of {len(keys)} choices"
+        assert not dialog.ok_button().isEnabled(), f"OK enabled after {position} choices"
         mine, theirs = dialog.choice_buttons(key)
         qtbot.mouseClick(theirs if position % 2 else mine, Qt.MouseButton.LeftButton)
     assert dialog.ok_button().isEnabled()
@@ -98,7 +106,7 @@ def test_dialog_ok_only_when_complete(qtbot, dialog: ConflictDialog, merged: Mer
     assert dialog.resolutions() == expected
 
 
-def test_dialog_change_of_mind(qtbot, dialog: ConflictDialog, merged: MergeResult) -> None:  # type: ignore[no-untyped-def]
+def test_dialog_change_of_mind(qtbot: QtBot, dialog: ConflictDialog, merged: MergeResult) -> None:
     key = merged.conflicts[0].key
     mine, theirs = dialog.choice_buttons(key)
     qtbot.mouseClick(mine, Qt.MouseButton.LeftButton)
@@ -107,14 +115,22 @@ def test_dialog_change_of_mind(qtbot, dialog: ConflictDialog, merged: MergeResul
     assert dialog.resolutions() == {key: "theirs"}
 
 
-@pytest.mark.parametrize(("button_name", "choice"), [("keep_mine_all", "mine"), ("use_theirs_all", "theirs")])
-def test_dialog_choice_for_all(qtbot, dialog: ConflictDialog, merged: MergeResult, button_name: str, choice: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("button_name", "choice"), [("keep_mine_all", "mine"), ("use_theirs_all", "theirs")]
+)
+def test_dialog_choice_for_all(
+    qtbot: QtBot,
+    dialog: ConflictDialog,
+    merged: MergeResult,
+    button_name: str,
+    choice: str,
+) -> None:
     qtbot.mouseClick(dialog.findChild(QPushButton, button_name), Qt.MouseButton.LeftButton)
     assert dialog.ok_button().isEnabled()
     assert dialog.resolutions() == {conflict.key: choice for conflict in merged.conflicts}
 
 
-def test_dialog_resolutions_settle_merge(qtbot, dialog: ConflictDialog) -> None:  # type: ignore[no-untyped-def]
+def test_dialog_resolutions_settle_merge(qtbot: QtBot, dialog: ConflictDialog) -> None:
     qtbot.mouseClick(dialog.findChild(QPushButton, "use_theirs_all"), Qt.MouseButton.LeftButton)
     first = conflicting_merge()
     base = make_product(6)
@@ -122,7 +138,11 @@ def test_dialog_resolutions_settle_merge(qtbot, dialog: ConflictDialog) -> None:
     assert not again.unresolved
 
 
-def test_dialog_enter_needs_every_choice(qtbot, dialog: ConflictDialog, merged: MergeResult) -> None:  # type: ignore[no-untyped-def]
+def test_dialog_enter_needs_every_choice(
+    qtbot: QtBot,
+    dialog: ConflictDialog,
+    merged: MergeResult,
+) -> None:
     mine, _ = dialog.choice_buttons(merged.conflicts[0].key)
     qtbot.mouseClick(mine, Qt.MouseButton.LeftButton)
     dialog.accept()
@@ -130,7 +150,7 @@ def test_dialog_enter_needs_every_choice(qtbot, dialog: ConflictDialog, merged: 
     assert dialog.result() != QDialog.DialogCode.Accepted
 
 
-def test_dialog_cancel(qtbot, dialog: ConflictDialog) -> None:  # type: ignore[no-untyped-def]
+def test_dialog_cancel(qtbot: QtBot, dialog: ConflictDialog) -> None:
     with qtbot.waitSignal(dialog.rejected, timeout=3000):
         qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert dialog.result() == QDialog.DialogCode.Rejected
@@ -141,7 +161,9 @@ def test_dialog_field_words(dialog: ConflictDialog, merged: MergeResult) -> None
     mine, theirs = dialog.choice_buttons(name.key)
     assert mine.text() == "Keep mine: 'Front view'"
     assert theirs.text() == "Use theirs: 'Front'"
-    [star] = [c for c in merged.conflicts if isinstance(c, FieldConflict) and c.field == "thumbnail"]
+    [star] = [
+        c for c in merged.conflicts if isinstance(c, FieldConflict) and c.field == "thumbnail"
+    ]
     mine, theirs = dialog.choice_buttons(star.key)
     assert mine.text() == "Keep mine: 'IMG_0003.jpg' is the thumbnail"
     assert theirs.text() == "Use theirs: 'Detail' is the thumbnail"
@@ -166,7 +188,7 @@ def test_dialog_notices(dialog: ConflictDialog) -> None:
     assert "'New angle' was added on the server and goes after your images." in notices
 
 
-def test_dialog_without_conflicts(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_dialog_without_conflicts(qtbot: QtBot) -> None:
     base = make_product(4)
     gallery = Gallery(base)
     edit = gallery.make_rename("2", "Mine")
@@ -182,7 +204,7 @@ def test_dialog_without_conflicts(qtbot) -> None:  # type: ignore[no-untyped-def
     assert widget.notice_texts() == ["'IMG_0003.jpg' is now hidden."]
 
 
-def test_dialog_keyboard_choice(qtbot, dialog: ConflictDialog, merged: MergeResult) -> None:  # type: ignore[no-untyped-def]
+def test_dialog_keyboard_choice(qtbot: QtBot, dialog: ConflictDialog, merged: MergeResult) -> None:
     mine, _ = dialog.choice_buttons(merged.conflicts[0].key)
     mine.setFocus()
     qtbot.waitUntil(mine.hasFocus, timeout=3000)
@@ -190,7 +212,7 @@ def test_dialog_keyboard_choice(qtbot, dialog: ConflictDialog, merged: MergeResu
     assert dialog.resolutions() == {merged.conflicts[0].key: "mine"}
 
 
-def test_dialog_screenshot(qtbot, dialog: ConflictDialog, screenshot: Screenshot) -> None:  # type: ignore[no-untyped-def]
+def test_dialog_screenshot(qtbot: QtBot, dialog: ConflictDialog, screenshot: Screenshot) -> None:
     dialog.resize(640, 760)
     qtbot.mouseClick(dialog.choice_buttons(("order",))[0], Qt.MouseButton.LeftButton)
     path = screenshot(dialog, "conflict_dialog")

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
+from pytestqt.qtbot import QtBot
 import shiboken6
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter, QUndoStack
 from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QTreeWidgetItem
 
 from gallery_editor.domain.conflicts import ServerUpdate
 from gallery_editor.domain.gallery import Edit, Gallery
 from gallery_editor.domain.review import DASHBOARD_IMAGE_LIMIT, patch_count
+from gallery_editor.ui.commands import EditCommand
 from gallery_editor.ui.review_dock import REVERT_COLUMN, ReviewDock
 
 from review_support import make_product
@@ -45,7 +48,7 @@ def button_index(dock: ReviewDock, item: QTreeWidgetItem) -> QModelIndex:
     return tree.model().index(parent.indexOfChild(item), REVERT_COLUMN, parent_index)
 
 
-def click_revert(qtbot, dock: ReviewDock, text: str) -> None:  # type: ignore[no-untyped-def]
+def click_revert(qtbot: QtBot, dock: ReviewDock, text: str) -> None:
     tree = dock.change_tree()
     index = button_index(dock, find_item(dock, text))
     rect = tree.visualRect(index)
@@ -53,7 +56,7 @@ def click_revert(qtbot, dock: ReviewDock, text: str) -> None:  # type: ignore[no
     qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
 
-def wait_for_lines(qtbot, dock: ReviewDock, expected: list[tuple[str, list[str]]]) -> None:  # type: ignore[no-untyped-def]
+def wait_for_lines(qtbot: QtBot, dock: ReviewDock, expected: list[tuple[str, list[str]]]) -> None:
     qtbot.waitUntil(lambda: tree_lines(dock) == expected, timeout=3000)
 
 
@@ -66,7 +69,7 @@ def test_dock_empty_gallery_state(dock: ReviewDock) -> None:
     assert not dock.findChild(QPushButton, "discard_all").isEnabled()
 
 
-def test_dock_without_gallery(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_dock_without_gallery(qtbot: QtBot) -> None:
     widget = ReviewDock()
     qtbot.addWidget(widget)
     assert tree_lines(widget) == []
@@ -74,7 +77,12 @@ def test_dock_without_gallery(qtbot) -> None:  # type: ignore[no-untyped-def]
     assert widget.gallery() is None
 
 
-def test_dock_refreshes_after_edits(qtbot, dock: ReviewDock, gallery: Gallery, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_dock_refreshes_after_edits(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    push: Push,
+) -> None:
     push(gallery.make_move(["5"], 0))
     push(gallery.make_rename("2", "Front view"))
     wait_for_lines(
@@ -88,17 +96,28 @@ def test_dock_refreshes_after_edits(qtbot, dock: ReviewDock, gallery: Gallery, p
     assert dock.request_text() == f"This save will make {patch_count(gallery)} requests."
 
 
-def test_dock_refresh_is_debounced(qtbot, dock: ReviewDock, gallery: Gallery, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_dock_refresh_is_debounced(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    push: Push,
+) -> None:
     refreshes: list[None] = []
     dock.refreshed.connect(lambda: refreshes.append(None))
     with qtbot.waitSignal(dock.refreshed, timeout=3000):
         for image_id in ("2", "3", "4"):
             push(gallery.make_set_enabled([image_id], False))
     assert len(refreshes) == 1
-    assert [title for title, _ in tree_lines(dock)] == ["2. IMG_0002.jpg", "3. IMG_0003.jpg", "4. IMG_0004.jpg"]
+    titles = [title for title, _ in tree_lines(dock)]
+    assert titles == ["2. IMG_0002.jpg", "3. IMG_0003.jpg", "4. IMG_0004.jpg"]
 
 
-def test_dock_request_count_text(qtbot, dock: ReviewDock, gallery: Gallery, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_dock_request_count_text(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    push: Push,
+) -> None:
     push(gallery.make_rename("3", "Detail"))
     qtbot.waitUntil(lambda: dock.request_text() == "This save will make 1 request.", timeout=3000)
     push(gallery.make_set_enabled(["4", "5"], False))
@@ -107,7 +126,7 @@ def test_dock_request_count_text(qtbot, dock: ReviewDock, gallery: Gallery, push
     qtbot.waitUntil(lambda: dock.request_text() == expected, timeout=3000)
 
 
-def test_dock_shows_warnings(qtbot, dock: ReviewDock, gallery: Gallery, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_dock_shows_warnings(qtbot: QtBot, dock: ReviewDock, gallery: Gallery, push: Push) -> None:
     assert dock.warning_texts() == []
     push(gallery.make_set_enabled(["1"], False))
     expected = "The thumbnail 'IMG_0001.jpg' is hidden; show it or star an image that is shown."
@@ -116,7 +135,7 @@ def test_dock_shows_warnings(qtbot, dock: ReviewDock, gallery: Gallery, push: Pu
     assert labels == [expected]
 
 
-def test_dock_warns_over_dashboard_limit(qtbot, undo_stack: QUndoStack) -> None:  # type: ignore[no-untyped-def]
+def test_dock_warns_over_dashboard_limit(qtbot: QtBot, undo_stack: QUndoStack) -> None:
     widget = ReviewDock()
     qtbot.addWidget(widget)
     widget.set_gallery(Gallery(make_product(DASHBOARD_IMAGE_LIMIT + 1)), undo_stack)
@@ -124,14 +143,20 @@ def test_dock_warns_over_dashboard_limit(qtbot, undo_stack: QUndoStack) -> None:
     assert "at most 10" in widget.warning_texts()[0]
 
 
-def test_dock_server_update_lines(qtbot, dock: ReviewDock) -> None:  # type: ignore[no-untyped-def]
+def test_dock_server_update_lines(qtbot: QtBot, dock: ReviewDock) -> None:
     dock.set_server_updates([ServerUpdate("4", "name", "IMG_0004.jpg", "Back")])
-    wait_for_lines(qtbot, dock, [("4. IMG_0004.jpg", ["Updated on the server: name is now 'Back'"])])
+    expected = [("4. IMG_0004.jpg", ["Updated on the server: name is now 'Back'"])]
+    wait_for_lines(qtbot, dock, expected)
     item = find_item(dock, "Updated on the server: name is now 'Back'")
     assert item.text(REVERT_COLUMN) == ""
 
 
-def test_dock_keeps_current_row(qtbot, dock: ReviewDock, gallery: Gallery, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_dock_keeps_current_row(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    push: Push,
+) -> None:
     push(gallery.make_rename("2", "Two"))
     push(gallery.make_rename("4", "Four"))
     dock.refresh_now()
@@ -149,7 +174,12 @@ def test_dock_keeps_current_row(qtbot, dock: ReviewDock, gallery: Gallery, push:
     assert dock.change_tree().currentItem().text(0) == "Renamed 'IMG_0004.jpg' to 'Four'"
 
 
-def test_dock_switches_gallery(qtbot, dock: ReviewDock, gallery: Gallery, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_dock_switches_gallery(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    push: Push,
+) -> None:
     other = Gallery(make_product(3))
     other_stack = QUndoStack()
     dock.set_gallery(other, other_stack)
@@ -160,7 +190,12 @@ def test_dock_switches_gallery(qtbot, dock: ReviewDock, gallery: Gallery, push: 
     assert tree_lines(dock) == []
 
 
-def test_dock_deleted_stops_listening(qtbot, gallery: Gallery, undo_stack: QUndoStack, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_dock_deleted_stops_listening(
+    qtbot: QtBot,
+    gallery: Gallery,
+    undo_stack: QUndoStack,
+    push: Push,
+) -> None:
     widget = ReviewDock()
     widget.set_gallery(gallery, undo_stack)
     widget.deleteLater()
@@ -172,7 +207,13 @@ def test_dock_deleted_stops_listening(qtbot, gallery: Gallery, undo_stack: QUndo
 # -- reverting ------------------------------------------------------------------------------
 
 
-def test_revert_button_pushes_undoable_command(qtbot, dock: ReviewDock, gallery: Gallery, undo_stack: QUndoStack, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_revert_button_pushes_undoable_command(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    undo_stack: QUndoStack,
+    push: Push,
+) -> None:
     push(gallery.make_rename("2", "Front view"))
     push(gallery.make_set_enabled(["3"], False))
     dock.refresh_now()
@@ -189,11 +230,20 @@ def test_revert_button_pushes_undoable_command(qtbot, dock: ReviewDock, gallery:
     wait_for_lines(
         qtbot,
         dock,
-        [("2. Front view", ["Renamed 'IMG_0002.jpg' to 'Front view'"]), ("3. IMG_0003.jpg", ["Hidden"])],
+        [
+            ("2. Front view", ["Renamed 'IMG_0002.jpg' to 'Front view'"]),
+            ("3. IMG_0003.jpg", ["Hidden"]),
+        ],
     )
 
 
-def test_revert_move_button(qtbot, dock: ReviewDock, gallery: Gallery, undo_stack: QUndoStack, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_revert_move_button(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    undo_stack: QUndoStack,
+    push: Push,
+) -> None:
     push(gallery.make_move(["6"], 1))
     dock.refresh_now()
     moved_order = gallery.order
@@ -204,7 +254,13 @@ def test_revert_move_button(qtbot, dock: ReviewDock, gallery: Gallery, undo_stac
     assert gallery.order == moved_order
 
 
-def test_revert_all_of_one_image(qtbot, dock: ReviewDock, gallery: Gallery, undo_stack: QUndoStack, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_revert_all_of_one_image(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    undo_stack: QUndoStack,
+    push: Push,
+) -> None:
     push(gallery.make_move(["4"], 0))
     push(gallery.make_rename("4", "Back"))
     push(gallery.make_toggle_thumbnail("4"))
@@ -226,7 +282,13 @@ def test_revert_all_of_one_image(qtbot, dock: ReviewDock, gallery: Gallery, undo
     assert gallery.thumbnail_id() == "4"
 
 
-def test_revert_with_delete_key(qtbot, dock: ReviewDock, gallery: Gallery, undo_stack: QUndoStack, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_revert_with_delete_key(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    undo_stack: QUndoStack,
+    push: Push,
+) -> None:
     push(gallery.make_set_enabled(["5"], False))
     dock.refresh_now()
     tree = dock.change_tree()
@@ -238,7 +300,12 @@ def test_revert_with_delete_key(qtbot, dock: ReviewDock, gallery: Gallery, undo_
     assert undo_stack.undoText() == "Revert enabled of 'IMG_0005.jpg'"
 
 
-def test_revert_selected_button(qtbot, dock: ReviewDock, gallery: Gallery, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_revert_selected_button(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    push: Push,
+) -> None:
     button = dock.findChild(QPushButton, "revert_selected")
     push(gallery.make_rename("3", "Three"))
     dock.refresh_now()
@@ -249,23 +316,66 @@ def test_revert_selected_button(qtbot, dock: ReviewDock, gallery: Gallery, push:
     assert gallery.fields("3").name == "IMG_0003.jpg"
 
 
+def test_revert_press_then_release_elsewhere(
+    qtbot: QtBot, dock: ReviewDock, gallery: Gallery, push: Push
+) -> None:
+    push(gallery.make_rename("2", "Two"))
+    dock.refresh_now()
+    tree = dock.change_tree()
+    item = find_item(dock, "Renamed 'IMG_0002.jpg' to 'Two'")
+    button = tree.visualRect(button_index(dock, item)).center()
+    text = tree.visualItemRect(item).topLeft() + QPoint(30, 4)
+    qtbot.mousePress(tree.viewport(), Qt.MouseButton.LeftButton, pos=button)
+    qtbot.mouseRelease(tree.viewport(), Qt.MouseButton.LeftButton, pos=text)
+    assert gallery.fields("2").name == "Two"
+
+
+def test_dock_large_gallery_refresh(qtbot: QtBot, undo_stack: QUndoStack) -> None:
+    large = Gallery(make_product(200))
+    widget = ReviewDock()
+    qtbot.addWidget(widget)
+    widget.set_gallery(large, undo_stack)
+    for index in range(1, 200, 2):
+        undo_stack.push(EditCommand(large, large.make_move([str(index)], 200)))
+        rename = large.make_rename(str(index + 1), f"Renamed {index + 1}")
+        assert rename is not None
+        undo_stack.push(EditCommand(large, rename))
+    started = time.perf_counter()
+    widget.refresh_now()
+    elapsed = time.perf_counter() - started
+    assert widget.change_tree().topLevelItemCount() == len(large.changed_image_ids())
+    # A generous bound: the refresh runs on the GUI thread after every burst of edits.
+    assert elapsed < 2.0, f"refreshing 200 images took {elapsed:.2f} s"
+
+
 # -- discard all ------------------------------------------------------------------------------
 
 
-def open_discard_box(qtbot, dock: ReviewDock) -> QMessageBox:  # type: ignore[no-untyped-def]
+def discard_box(dock: ReviewDock) -> QMessageBox | None:
+    return dock.findChild(QMessageBox, "discard_all_confirmation")
+
+
+def open_discard_box(qtbot: QtBot, dock: ReviewDock) -> QMessageBox:
     qtbot.mouseClick(dock.findChild(QPushButton, "discard_all"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dock.findChild(QMessageBox, "discard_all_confirmation") is not None, timeout=3000)
-    box = dock.findChild(QMessageBox, "discard_all_confirmation")
+    qtbot.waitUntil(lambda: discard_box(dock) is not None, timeout=3000)
+    box = discard_box(dock)
     qtbot.waitUntil(box.isVisible, timeout=3000)
     return box
 
 
 def discard_button(box: QMessageBox) -> QPushButton:
-    [button] = [b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.DestructiveRole]
+    destructive = QMessageBox.ButtonRole.DestructiveRole
+    [button] = [b for b in box.buttons() if box.buttonRole(b) == destructive]
     return button
 
 
-def test_discard_all_confirmed(qtbot, dock: ReviewDock, gallery: Gallery, undo_stack: QUndoStack, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_discard_all_confirmed(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    undo_stack: QUndoStack,
+    push: Push,
+) -> None:
     push(gallery.make_move(["2", "5"], 0))
     push(gallery.make_rename("3", "Three"))
     push(gallery.make_toggle_thumbnail("6"))
@@ -288,13 +398,19 @@ def test_discard_all_confirmed(qtbot, dock: ReviewDock, gallery: Gallery, undo_s
     assert gallery.thumbnail_id() == "6"
 
 
-def test_discard_all_cancelled(qtbot, dock: ReviewDock, gallery: Gallery, undo_stack: QUndoStack, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_discard_all_cancelled(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    undo_stack: QUndoStack,
+    push: Push,
+) -> None:
     push(gallery.make_rename("3", "Three"))
     dock.refresh_now()
     count_before = undo_stack.count()
     box = open_discard_box(qtbot, dock)
     qtbot.mouseClick(box.button(QMessageBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dock.findChild(QMessageBox, "discard_all_confirmation") is None, timeout=3000)
+    qtbot.waitUntil(lambda: discard_box(dock) is None, timeout=3000)
     assert gallery.fields("3").name == "Three"
     assert undo_stack.count() == count_before
 
@@ -302,7 +418,12 @@ def test_discard_all_cancelled(qtbot, dock: ReviewDock, gallery: Gallery, undo_s
 # -- the before/after strip ---------------------------------------------------------------------
 
 
-def test_strip_orders_and_chips(qtbot, dock: ReviewDock, gallery: Gallery, push: Push) -> None:  # type: ignore[no-untyped-def]
+def test_strip_orders_and_chips(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    push: Push,
+) -> None:
     push(gallery.make_move(["6"], 0))
     dock.refresh_now()
     strip = dock.order_strip()
@@ -315,7 +436,7 @@ def test_strip_orders_and_chips(qtbot, dock: ReviewDock, gallery: Gallery, push:
     assert "New order: 6 IMG_0006.jpg, 1 IMG_0001.jpg" in summary
 
 
-def test_strip_draws_thumbnails(qtbot, gallery: Gallery, undo_stack: QUndoStack) -> None:  # type: ignore[no-untyped-def]
+def test_strip_draws_thumbnails(qtbot: QtBot, gallery: Gallery, undo_stack: QUndoStack) -> None:
     red = QImage(64, 48, QImage.Format.Format_RGB32)
     red.fill(QColor(220, 0, 0))
     widget = ReviewDock()
@@ -346,7 +467,15 @@ def gradient_image(seed: int) -> QImage:
 
 
 @pytest.mark.parametrize("style", ["light", "dark"])
-def test_dock_screenshot(qtbot, dock: ReviewDock, gallery: Gallery, undo_stack: QUndoStack, push: Push, screenshot, style: str) -> None:  # type: ignore[no-untyped-def]
+def test_dock_screenshot(
+    qtbot: QtBot,
+    dock: ReviewDock,
+    gallery: Gallery,
+    undo_stack: QUndoStack,
+    push: Push,
+    screenshot,
+    style: str,
+) -> None:
     if style == "dark":
         palette = dock.palette()
         for role, color in [
@@ -359,7 +488,9 @@ def test_dock_screenshot(qtbot, dock: ReviewDock, gallery: Gallery, undo_stack: 
         ]:
             palette.setColor(role, color)
         dock.setPalette(palette)
-    thumbnails = {image_id: gradient_image(index) for index, image_id in enumerate(("1", "2", "4", "5"))}
+    thumbnails = {
+        image_id: gradient_image(index) for index, image_id in enumerate(("1", "2", "4", "5"))
+    }
     dock.set_gallery(gallery, undo_stack, thumbnails.get)
     push(gallery.make_move(["5"], 0))
     push(gallery.make_rename("2", "Front view"))
