@@ -6,6 +6,7 @@ import heapq
 import itertools
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import CancelledError
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
 
 from gallery_editor.thumbnails.cache import (
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_CACHE_BYTES = 128 * 2**20
 _SHUTDOWN_JOIN_SECONDS = 3.0
+# GUI-thread time one delivery call may take; a frame at 60 Hz lasts 16 ms.
+_DELIVERY_SLICE_SECONDS = 0.006
 # Decode priority of a visible tile; above any priority the UI passes.
 _VISIBLE_BOOST = 2**30
 
@@ -72,7 +75,6 @@ class ThumbnailLoader(QObject):
     thumbnail_ready = Signal(str, QImage)
     thumbnail_failed = Signal(str, str)
     loading_changed = Signal(int)
-    _outcomes_posted = Signal()
 
     def __init__(
         self,
@@ -110,7 +112,6 @@ class ThumbnailLoader(QObject):
         self._disk_opened = False
         self._disk_lock = threading.Lock()
 
-        self._outcomes_posted.connect(self._deliver_outcomes, Qt.ConnectionType.QueuedConnection)
         # Downloads overlap decodes, so there are more I/O threads than decode workers.
         thread_count = max(4, 2 * worker_count + 2)
         self._threads = [
@@ -237,26 +238,40 @@ class ThumbnailLoader(QObject):
         was_empty = not self._outbox
         self._outbox.append(outcome)
         if was_empty:
-            # One queued signal drains everything that lands before the GUI thread runs it.
-            self._outcomes_posted.emit()
+            # One queued call drains everything that lands before the GUI thread runs it.
+            QMetaObject.invokeMethod(self, "_deliver_outcomes", Qt.ConnectionType.QueuedConnection)
 
     # GUI thread: delivery
 
     @Slot()
     def _deliver_outcomes(self) -> None:
+        """Emit queued outcomes for up to a few milliseconds, then yield to the event loop."""
+        started = time.perf_counter()
         with self._lock:
             outcomes, self._outbox = self._outbox, []
             generation = self._generation
-            count = len(self._pending)
+        delivered = 0
         for outcome in outcomes:
-            if outcome.generation != generation:
-                continue
-            if outcome.image is not None:
-                self.thumbnail_ready.emit(outcome.url, outcome.image)
-            elif outcome.reason is not None:
-                self.thumbnail_failed.emit(outcome.url, outcome.reason)
-        if any(outcome.finished_task is not None for outcome in outcomes):
+            if time.perf_counter() - started > _DELIVERY_SLICE_SECONDS:
+                break
+            delivered += 1
+            self._deliver_one(outcome, generation)
+        rest = outcomes[delivered:]
+        with self._lock:
+            count = len(self._pending)
+            if rest:
+                self._outbox[:0] = rest
+                QMetaObject.invokeMethod(self, "_deliver_outcomes", Qt.ConnectionType.QueuedConnection)
+        if any(outcome.finished_task is not None for outcome in outcomes[:delivered]):
             self.loading_changed.emit(count)
+
+    def _deliver_one(self, outcome: _Outcome, generation: int) -> None:
+        if outcome.generation != generation:
+            return
+        if outcome.image is not None:
+            self.thumbnail_ready.emit(outcome.url, outcome.image)
+        elif outcome.reason is not None:
+            self.thumbnail_failed.emit(outcome.url, outcome.reason)
 
     # I/O threads
 
@@ -349,10 +364,10 @@ class ThumbnailLoader(QObject):
                 self._store_failure(disk, task.url, result, validator, error.reason)
             self._finish(task, reason=error.reason)
             return
-        image = _to_qimage(decoded.width, decoded.height, decoded.rgba)
-        self._memory.put(task.url, image)
         if disk is not None:
             self._store_thumbnail(disk, task.url, result, validator, decoded.width, decoded.height, decoded.rgba)
+        image = _to_qimage(decoded.width, decoded.height, decoded.rgba)
+        self._memory.put(task.url, image)
         self._finish(task, image=image)
 
     def _store_thumbnail(
@@ -385,7 +400,7 @@ class ThumbnailLoader(QObject):
                 del self._pending[task.url]
             if self._closed or (image is None and reason is None and not finished_load):
                 return
-            outcome = _Outcome(task.url, task.generation, image, reason)
+            outcome = _Outcome(task.url, task.generation, image=image, reason=reason)
             outcome.finished_task = task if finished_load else None
             self._outbox_append(outcome)
 

@@ -178,7 +178,9 @@ def make_jpeg(width: int, height: int, colour: tuple[int, int, int] = (200, 40, 
     tint = Image.new("RGB", (width, height), colour)
     image = Image.blend(image, tint, 0.5)
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85, **save_options)
+    options: dict[str, object] = {"quality": 85}
+    options.update(save_options)
+    image.save(buffer, "JPEG", **options)
     return buffer.getvalue()
 
 
