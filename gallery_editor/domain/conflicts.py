@@ -89,7 +89,7 @@ class MergeResult:
     """The merged target next to the server snapshot it is to be saved against.
 
     ``conflicts`` lists the conflicts that no resolution decided; ``resolved`` lists the
-    decided ones with the choice that was applied. ``deleted`` holds (id, name) pairs of
+    decided ones with the choice that was applied. ``deleted`` contains (id, name) pairs of
     images that are gone from the server, ``added`` the ids of images new on the server.
     """
 

@@ -55,7 +55,7 @@ SaveStatus = Literal[
 
 @dataclass(frozen=True)
 class SaveRequest:
-    """What to save: the user's target for one product and the snapshot it was edited from."""
+    """A save request: the user's target for one product and the snapshot it was edited from."""
 
     base_url: str
     product_id: str
@@ -138,10 +138,10 @@ class SaveEngine:
     """Saves a product's gallery with the fewest requests and never overwrites silently.
 
     Per-request retries: when ``retry`` is given, the engine retries each request itself
-    under that policy and lowers its concurrency by one on every 429 it retries; hand it
-    a client built with ``RetryPolicy.none()`` so that attempts do not multiply. Without
-    ``retry`` the client's own policy retries, and the engine lowers its concurrency when
-    a 429 outlasts those retries.
+    under that policy and lowers its concurrency by one on every 429 it retries. Hand it
+    a client built with ``RetryPolicy.none()`` then, because the client's own retries
+    would multiply the attempts. Without ``retry`` the client's own policy retries, and
+    the engine lowers its concurrency only when a 429 outlasts those retries.
     """
 
     def __init__(
@@ -279,7 +279,7 @@ class SaveEngine:
             if run.auth_error or run.stop_error or run.cancel.is_set():
                 return
             if not outcome.retryable and not outcome.not_found:
-                # Everything was answered; the read-back decides whether more is needed.
+                # Every request got a final response, so the read-back decides whether more is needed.
                 return
             if not outcome.acknowledged and not outcome.not_found:
                 run.note("A save pass saved nothing, so the remaining changes stay pending.")

@@ -61,7 +61,7 @@ class ConcurrencyLimit:
 
 @dataclass
 class PassOutcome:
-    """What happened to each PATCH of one pass, by image id."""
+    """The outcome of each PATCH of one pass, by image id."""
 
     acknowledged: list[str] = field(default_factory=list)
     retryable: dict[str, str] = field(default_factory=dict)
@@ -81,7 +81,7 @@ class PassOutcome:
 
 @dataclass(frozen=True)
 class PassContext:
-    """Where a pass sends its requests and what stops it."""
+    """The client, journal and stop conditions of one pass."""
 
     client: KelviqClient
     journal: Journal | None
@@ -111,7 +111,7 @@ class SnapshotHolder:
             self._snapshot = snapshot
 
     def apply_response(self, image: ProductImage, body: dict[str, object]) -> Product:
-        """Put the server's copy of one image into the snapshot; the caller holds ``lock``."""
+        """Put the server's copy of one image into the snapshot; the caller must have acquired ``lock``."""
         self._snapshot = apply_image(self._snapshot, image, body)
         return self._snapshot
 

@@ -128,7 +128,7 @@ class SaveController(QObject):
 
     def _base_for(self, edit: _QueuedEdit) -> Product:
         # A save that finished after this edit was queued saw a newer server state than the
-        # edit's base; merging against the stale base would show our own save as conflicts.
+        # edit's base. Merging against the stale base would report our own save as conflicts.
         saved = self._saved.get(edit.product_id)
         if saved is not None and saved[0] > edit.generation:
             return saved[1]

@@ -110,7 +110,8 @@ def test_apply_conflict_exits_four_unless_forced(
     code = headless.run_apply(_apply_args(file), client, tmp_path / "data")
     captured = capsys.readouterr()
     assert code == 4
-    assert "'Edited'" in captured.err and "'Colleague'" in captured.err
+    assert "'Edited'" in captured.err
+    assert "'Colleague'" in captured.err
     assert client.get_product(product_id).image_by_id(edited_id).name == "Colleague"
 
     forced = headless.run_apply(_apply_args(file, "--force"), client, tmp_path / "data")
