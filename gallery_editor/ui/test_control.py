@@ -164,6 +164,11 @@ class TestControl(QObject):
         self._notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._read_available)
 
+    def close(self) -> None:
+        """Stop reading; call before closing the file descriptor."""
+        self._notifier.setEnabled(False)
+        self._notifier.deleteLater()
+
     def _read_available(self) -> None:
         try:
             chunk = os.read(self._fd, 65536)
