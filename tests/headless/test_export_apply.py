@@ -249,3 +249,21 @@ def _wait_for_patches(log_file: Path, *, count: int) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"fewer than {count} PATCH requests reached the sandbox within 60 s")
         time.sleep(0.05)
+
+
+def test_apply_reads_standard_input(sandbox: SandboxServer, client: KelviqClient, tmp_path: Path) -> None:
+    product_id = sandbox.catalog.well_known["ten"]
+    common = ["--base-url", sandbox.api_url, "--media-url", sandbox.media_url]
+    exported = run_cli(["export", "--product", product_id, *common], api_key=sandbox.api_key, data_dir=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    document = _edit(json.loads(exported.stdout))
+
+    result = run_cli(
+        ["apply", "-", "--dry-run", *common], api_key=sandbox.api_key, data_dir=tmp_path, stdin=json.dumps(document)
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    expected = plan_patches(client.get_product(product_id), list(parse_arrangement(document).images))
+    assert lines == [headless.format_patch(patch) for patch in expected]
+    assert "name='Edited'" in result.stdout
