@@ -185,23 +185,31 @@ class KelviqClient:
         """Return all products matching ``search`` (all pages, de-duplicated by id)."""
         return list(self.iter_products(search))
 
-    def get_product(self, product_id: str) -> Product:
-        """Return one product with its images and plans."""
+    def get_product(self, product_id: str, *, retry: RetryPolicy | None = None) -> Product:
+        """Return one product with its images and plans.
+
+        ``retry`` replaces the client's retry policy for this call.
+        """
         path = f"/catalog/products/{_path_segment(product_id, 'product id')}/"
-        response = self._call_json("GET", path, retry_invalid_response=True)
+        response = self._call_json("GET", path, retry_invalid_response=True, retry=retry)
         product = _parse(parse_product, response, "GET")
         _check_id(product_id, product.id, response, "GET")
         return product
 
-    def update_image(self, product_id: str, image_id: str, **fields: object) -> ProductImage:
+    def update_image(
+        self, product_id: str, image_id: str, *, retry: RetryPolicy | None = None, **fields: object
+    ) -> ProductImage:
         """Send a PATCH with exactly ``fields`` (name, ordering, thumbnail, enabled) and return the image.
 
         The response contains only this image; after a ``thumbnail`` change the other
-        images' flags are known only after re-reading the product.
+        images' flags are known only after re-reading the product. ``retry`` replaces the
+        client's retry policy for this call.
         """
         body = _validated_fields(fields)
         path = _image_path(product_id, image_id)
-        response = self._call_json("PATCH", path, json_body=body, retry_invalid_response=False)
+        response = self._call_json(
+            "PATCH", path, json_body=body, retry_invalid_response=False, retry=retry
+        )
         image = _parse(parse_image, response, "PATCH")
         _check_id(image_id, image.id, response, "PATCH")
         return image
@@ -256,6 +264,7 @@ class KelviqClient:
         params: Mapping[str, str | int] | None = None,
         json_body: Mapping[str, object] | None = None,
         retry_invalid_response: bool,
+        retry: RetryPolicy | None = None,
     ) -> _JsonResponse:
         """Send a request under the retry policy and decode its JSON body."""
 
@@ -265,7 +274,8 @@ class KelviqClient:
             data = decode_json(response, method=method, path=request_path)
             return _JsonResponse(data, response.status_code, request_path)
 
-        return call_with_retry(self._retry, attempt, retry_invalid_response=retry_invalid_response)
+        policy = retry if retry is not None else self._retry
+        return call_with_retry(policy, attempt, retry_invalid_response=retry_invalid_response)
 
     def _send(
         self,

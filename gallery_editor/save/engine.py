@@ -32,7 +32,6 @@ from gallery_editor.api import (
     RateLimitedError,
     RetryPolicy,
 )
-from gallery_editor.api.retry import call_with_retry
 from gallery_editor.domain.conflicts import MergeResult, merge
 from gallery_editor.domain.models import Product, TargetImage
 from gallery_editor.domain.planner import Patch, dense_ordering_patches, plan_patches
@@ -137,11 +136,9 @@ class _Run:
 class SaveEngine:
     """Saves a product's gallery with the fewest requests and never overwrites silently.
 
-    Per-request retries: when ``retry`` is given, the engine retries each request itself
-    under that policy and lowers its concurrency by one on every 429 it retries. Hand it
-    a client built with ``RetryPolicy.none()`` then, because the client's own retries
-    would multiply the attempts. Without ``retry`` the client's own policy retries, and
-    the engine lowers its concurrency only when a 429 outlasts those retries.
+    Per-request retries follow ``retry``, or the client's own policy when it is None; the
+    engine passes that policy to each call with a hook that lowers its concurrency by one
+    on every 429.
     """
 
     def __init__(
@@ -165,7 +162,7 @@ class SaveEngine:
         self._journal = journal
         self._deadline = deadline
         self._max_passes = max_passes
-        self._retry = retry
+        self._retry = retry if retry is not None else client.retry_policy
 
     def save(
         self,
@@ -314,9 +311,7 @@ class SaveEngine:
             return sender.send_sequentially(patches)
         return sender.send(patches)
 
-    def _request_retry(self, limit: ConcurrencyLimit) -> RetryPolicy | None:
-        if self._retry is None:
-            return None
+    def _request_retry(self, limit: ConcurrencyLimit) -> RetryPolicy:
         original = self._retry.on_retry
 
         def on_retry(error: ApiError, attempt: int) -> None:
@@ -413,11 +408,7 @@ class SaveEngine:
         return comparison
 
     def _get_product(self, product_id: str) -> Product:
-        if self._retry is None:
-            return self._client.get_product(product_id)
-        return call_with_retry(
-            self._retry, lambda: self._client.get_product(product_id), retry_invalid_response=True
-        )
+        return self._client.get_product(product_id, retry=self._retry)
 
     # -- the report -----------------------------------------------------------------------
 

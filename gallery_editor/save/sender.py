@@ -14,11 +14,9 @@ from gallery_editor.api import (
     AuthenticationError,
     KelviqClient,
     NotFoundError,
-    RateLimitedError,
     RetryPolicy,
     ValidationError,
 )
-from gallery_editor.api.retry import call_with_retry
 from gallery_editor.domain.models import Product, ProductImage
 from gallery_editor.domain.planner import Patch
 from gallery_editor.journal import Journal, JournalError
@@ -87,7 +85,7 @@ class PassContext:
     journal: Journal | None
     base_url: str
     product_id: str
-    retry: RetryPolicy | None
+    retry: RetryPolicy
     limit: ConcurrencyLimit
     cancel: threading.Event
     deadline_at: float
@@ -218,12 +216,9 @@ class PassSender:
     def _update(self, patch: Patch) -> ProductImage:
         context = self._context
 
-        def attempt() -> ProductImage:
-            return context.client.update_image(context.product_id, patch.image_id, **patch.body)
-
-        if context.retry is None:
-            return attempt()
-        return call_with_retry(context.retry, attempt, retry_invalid_response=False)
+        return context.client.update_image(
+            context.product_id, patch.image_id, retry=context.retry, **patch.body
+        )
 
     def _classify(self, patch: Patch, error: ApiError) -> None:
         image_id = patch.image_id
@@ -238,9 +233,6 @@ class PassSender:
                 self._outcome.not_found[image_id] = error.message
             else:
                 self._outcome.retryable[image_id] = error.message
-        if isinstance(error, RateLimitedError) and context_has_no_retry(self._context):
-            # The client retried on its own and gave up; send fewer at once from now on.
-            self._context.limit.lower()
 
     def _fail_journal(self, patch: Patch, error: JournalError) -> None:
         logger.error("Stopped saving: the journal failed for image %s: %s", patch.image_id, error)
@@ -261,7 +253,3 @@ class PassSender:
     def _has_failure(self) -> bool:
         outcome = self._outcome
         return bool(outcome.retryable or outcome.rejected or outcome.not_found)
-
-
-def context_has_no_retry(context: PassContext) -> bool:
-    return context.retry is None
