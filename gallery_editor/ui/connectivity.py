@@ -49,7 +49,7 @@ def backoff_delay(
 def offline_label(fetched_at: datetime, now: datetime | None = None) -> str:
     """Describe an offline copy: "Offline — copy from 14:32", with the date unless it is from today.
 
-    Both times are shown in the local time zone; a naive datetime is taken as local time.
+    Both times are shown in the local time zone. A naive datetime is taken as local time.
     """
     local_fetched = fetched_at.astimezone()
     local_now = (now or datetime.now().astimezone()).astimezone()
@@ -64,7 +64,7 @@ class ConnectivityMonitor(QObject):
     """Probes the API on a worker thread and reports when it becomes reachable or unreachable.
 
     ``probe`` is a cheap blocking call such as ``lambda: client.get_product(product_id)``.
-    A ``NetworkError`` means offline; any other ``ApiError`` means the server answered, so
+    A ``NetworkError`` means offline. Any other ``ApiError`` means the server answered, so
     it counts as online. While offline the monitor probes again after ``backoff_delay``
     waits; while online it probes every ``online_interval_s`` seconds (0 turns that off
     and leaves detection to ``report_failure``). The monitor starts out online and
@@ -123,7 +123,7 @@ class ConnectivityMonitor(QObject):
         self._schedule(0.0)
 
     def stop(self) -> None:
-        """Stop probing; a probe still running is ignored when it finishes."""
+        """Stop probing. A probe still running is ignored when it finishes."""
         self._running = False
         self._generation += 1
         self._probing = False
@@ -196,13 +196,13 @@ class ConnectivityMonitor(QObject):
         )
 
     def _run_probe(self) -> str | None:
-        """Run the probe on the worker thread; return None when reachable, else why not."""
+        """Run the probe on the worker thread and return None when reachable, else the reason."""
         try:
             self._probe()
         except NetworkError as error:
             return error.message
         except ApiError as error:
-            # The server answered, so it is reachable; the caller handles the error itself.
+            # The server answered, so it is reachable. The caller handles the error itself.
             logger.debug("Connectivity probe reached the server: %s", error.message)
         except Exception as error:  # noqa: BLE001 - a broken probe must not stop the monitor
             logger.error("Connectivity probe raised an unexpected error", exc_info=error)
@@ -250,6 +250,6 @@ class ConnectivityMonitor(QObject):
         if online == self._online:
             return
         self._online = online
-        logger.info("API is now %s", "reachable" if online else "unreachable; working offline")
+        logger.info("API is now %s", "reachable" if online else "unreachable, working offline")
         self.online_changed.emit(online)
 

@@ -76,10 +76,10 @@ def _images_text(summary: SessionSummary) -> str:
 
 
 class RecoveryDialog(QDialog):
-    """Lists journaled sessions with *Open*, *Discard…* (asks first) and *Later*.
+    """A list of journaled sessions with *Open*, *Discard…* (confirmed first) and *Later*.
 
     ``open_requested`` is emitted with the chosen product id before the dialog accepts.
-    ``discard_confirmed`` is emitted after the user confirmed; the caller deletes the
+    ``discard_confirmed`` is emitted after the user confirmed, and the caller deletes the
     session (``SessionKeeper.discard``). The dialog closes itself when the list is empty.
     Keys: Return opens, Delete discards, Escape is *Later*.
     """
@@ -98,6 +98,7 @@ class RecoveryDialog(QDialog):
         self.setWindowTitle("Unsaved changes")
         self.setObjectName("recovery_dialog")
         self.confirmation: QMessageBox | None = None
+        self._open_emitted = False
         self._build(recovered_from)
         self._fill(summaries)
         self._update_buttons()
@@ -134,8 +135,10 @@ class RecoveryDialog(QDialog):
     def request_open(self) -> None:
         """Emit ``open_requested`` for the selected product and close the dialog."""
         product_id = self.selected_product_id()
-        if product_id is None:
+        if product_id is None or self._open_emitted:
+            # Return on the list activates the item and also presses the default button.
             return
+        self._open_emitted = True
         logger.info("Recovery: opening product %s", product_id)
         self.open_requested.emit(product_id)
         self.accept()

@@ -62,8 +62,8 @@ def encode_command(command: QUndoCommand) -> dict[str, Any]:
     if count == 0:
         raise UnsupportedCommandError(
             f"The undo command {command.text()!r} ({type(command).__name__}) is neither an "
-            "EditCommand nor a macro of EditCommands, so the undo history cannot be stored; "
-            "only the working state is journaled"
+            "EditCommand nor a macro of EditCommands. The undo history cannot be stored, so "
+            "only the working state is journaled."
         )
     children = [encode_command(command.child(index)) for index in range(count)]
     return {"type": MACRO_TYPE, "text": command.text(), "children": children}
@@ -97,7 +97,7 @@ def push_history_entry(stack: QUndoStack, gallery: Gallery, entry: object) -> No
 
 
 def history_edits(entry: object) -> list[Edit]:
-    """Return the edits one history entry applies, in order; raises ``InvalidEdit`` if malformed."""
+    """Return the edits one history entry applies, in order, or raise ``InvalidEdit`` if malformed."""
     if not isinstance(entry, dict):
         raise InvalidEdit(f"A saved history entry is not an object: {entry!r:.80}")
     if entry.get("type") == MACRO_TYPE:
@@ -146,9 +146,8 @@ def _macro_children(data: dict[str, Any]) -> list[object]:
 def _same_working_state(rebuilt: dict[str, Any], stored: dict[str, Any]) -> bool:
     # The user-move counts only break ties when listing moved images. They differ after a
     # save moved the history's start (see mark_saved), so only order and fields must match.
-    return rebuilt.get("order") == stored.get("order") and rebuilt.get("fields") == stored.get(
-        "fields"
-    )
+    same_order = rebuilt.get("order") == stored.get("order")
+    return same_order and rebuilt.get("fields") == stored.get("fields")
 
 
 # -- bookkeeping records -----------------------------------------------------------------------
@@ -163,7 +162,7 @@ class _TrackedSession:
     product_name: str
     # The server state the journaled history starts from.
     snapshot: Product
-    # gallery.snapshot when last looked at; a new object means the window swapped it.
+    # gallery.snapshot when last looked at. A new object means the window swapped it.
     seen_gallery_snapshot: Product
     # Commands before the journaled history, and the encoding of the last of them, so a
     # later change can tell whether they are still the same commands.
@@ -171,8 +170,10 @@ class _TrackedSession:
     base_marker: dict[str, Any] | None = None
     # Changed since the last write was captured.
     changed: bool = False
-    # The last write failed; the next change retries.
+    # The last write failed, so the next change retries it.
     failed: bool = False
+    # An unsupported command was already logged, so later captures stay quiet.
+    warned_unsupported: bool = False
     disconnects: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -183,7 +184,7 @@ class _Write:
     action: str
     future: Future[Any]
     product_id: str | None = None
-    # The undo-stack index a captured session write stores; it reports edit_persisted.
+    # The undo-stack index a captured session write stores, reported by edit_persisted.
     stack_index: int | None = None
     on_result: ResultCallback | None = None
     on_error: ErrorCallback | None = None
@@ -207,7 +208,7 @@ class SessionKeeper(QObject):
 
     edit_persisted = Signal(str, int)
     persist_failed = Signal(str)
-    # Internal: a writer future completed; queued to the GUI thread.
+    # Internal: a writer future completed. Queued to the GUI thread.
     _write_finished = Signal(object)
 
     def __init__(
@@ -224,7 +225,7 @@ class SessionKeeper(QObject):
         self.base_url = base_url
         self._writer = JournalWriter(Path(data_dir), busy_timeout=busy_timeout)
         try:
-            # Synchronous reads (pending, restore) use their own connection; in WAL mode
+            # Synchronous reads (pending, restore) use their own connection. In WAL mode
             # they do not wait for the writer's transactions.
             self._reader = Journal(Path(data_dir), busy_timeout=busy_timeout)
         except BaseException:
@@ -243,7 +244,7 @@ class SessionKeeper(QObject):
 
     @property
     def recovered_from(self) -> Path | None:
-        """Where a damaged journal was moved while opening, or None; tell the user."""
+        """The path a damaged journal was moved to while opening, or None. Show it to the user."""
         return self._writer.recovered_from
 
     @property
@@ -305,8 +306,9 @@ class SessionKeeper(QObject):
         is rebuilt from the saved state alone with an empty stack. If even the state does
         not fit the saved snapshot, it is tried on ``snapshot_fallback`` (the copy just
         fetched from the server). Journal failures are reported through
-        ``persist_failed`` and give None. The returned gallery is based on the saved
-        snapshot: compare it with the server's current copy before saving.
+        ``persist_failed`` and give None. Call it before ``track`` for a product that is
+        not open. The returned gallery is based on the saved snapshot, so compare that
+        snapshot with the server's current copy before saving.
         """
         self._require_open("restore a session")
         session = self._load_session(product_id)
@@ -352,7 +354,7 @@ class SessionKeeper(QObject):
         if new_snapshot.id != product_id:
             raise ValueError(
                 f"mark_saved got the snapshot of product {new_snapshot.id!r} for product "
-                f"{product_id!r}; pass the product that was saved"
+                f"{product_id!r}. Pass the snapshot of the product that was saved."
             )
         session = self._sessions.get(product_id)
         if session is None:
@@ -379,7 +381,7 @@ class SessionKeeper(QObject):
         """Read the offline copy of a product and when it was fetched, off the GUI thread.
 
         ``on_result`` gets ``(product, fetched_at)`` or None on the GUI thread.
-        ``on_error`` gets a readable message; without it the error goes to
+        ``on_error`` gets a readable message. Without it the error goes to
         ``persist_failed``.
         """
         self._require_open("read a cached product")
@@ -416,7 +418,7 @@ class SessionKeeper(QObject):
                 self._on_write_finished(write)
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush, stop following every product and close the journal; calling it again does nothing."""
+        """Flush, stop following every product and close the journal. Calling it again does nothing."""
         if self._closed:
             return
         self.flush(timeout)
@@ -509,7 +511,7 @@ class SessionKeeper(QObject):
         else:
             action = "save_session"
             future = self._writer.submit(
-                "save_session",
+                action,
                 self.base_url,
                 product_id,
                 session.snapshot,
@@ -531,8 +533,10 @@ class SessionKeeper(QObject):
         try:
             encoded = encode_history(stack)
         except UnsupportedCommandError as error:
-            logger.warning("Journaling product %s without undo history: %s",
-                           session.gallery.product_id, error)
+            if not session.warned_unsupported:
+                session.warned_unsupported = True
+                logger.warning("Journaling product %s without undo history: %s",
+                               session.gallery.product_id, error)
             return [], 0
         start = session.base_count
         index = stack.index()
@@ -574,7 +578,7 @@ class SessionKeeper(QObject):
         write.future.add_done_callback(lambda _future: self._post_finished(write))
 
     def _post_finished(self, write: _Write) -> None:
-        # Runs on the writer thread; the queued signal moves the write to the GUI thread.
+        # Runs on the writer thread, and the queued signal moves the write to the GUI thread.
         try:
             self._write_finished.emit(write)
         except RuntimeError:
@@ -616,8 +620,8 @@ class SessionKeeper(QObject):
             logger.warning("Journal call %s failed: %s", action, message)
         else:
             message = (
-                f"Writing to the change journal failed ({action}): {error}. The edits are "
-                "still in this window; save them to the server before closing."
+                f"The change journal call {action} failed: {error}. The edits are still in "
+                "this window, so save them to the server before closing it."
             )
             logger.error("Journal call %s failed", action, exc_info=error)
         if notify:
@@ -648,12 +652,12 @@ class SessionKeeper(QObject):
         try:
             replayed = replay_history(session.snapshot, session.history, session.history_index)
         except _DAMAGED_DATA_ERRORS as error:
-            logger.warning("The undo history of product %s could not be replayed (%s); "
-                           "restoring its working state without undo history", product_id, error)
+            logger.warning("The undo history of product %s could not be replayed, so it is "
+                           "restored without undo history: %s", product_id, error)
             return None
         if not _same_working_state(replayed, session.state):
             logger.warning("The undo history of product %s does not reproduce its saved "
-                           "state; restoring the state without undo history", product_id)
+                           "state, so it is restored without undo history", product_id)
             return None
 
         gallery = Gallery(session.snapshot)
@@ -663,8 +667,8 @@ class SessionKeeper(QObject):
         stack.setIndex(session.history_index)
         if not _same_working_state(gallery.state_to_json(), session.state):
             # replay_history checked the same edits, so this is not expected to happen.
-            logger.warning("Rebuilding the undo stack of product %s gave another state; "
-                           "restoring the state without undo history", product_id)
+            logger.warning("Rebuilding the undo stack of product %s gave another state, so it "
+                           "is restored without undo history", product_id)
             stack.clear()
             stack.deleteLater()
             return None
@@ -687,8 +691,8 @@ class SessionKeeper(QObject):
                                product_id, snapshot.modified_on, error)
                 continue
             return gallery, QUndoStack(stack_parent)
-        logger.warning("The journaled session of product %s could not be restored; it is "
-                       "kept in the journal until the product is edited again", product_id)
+        logger.warning("The journaled session of product %s could not be restored. It stays "
+                       "in the journal until the product is edited again", product_id)
         return None
 
     def _require_open(self, action: str) -> None:

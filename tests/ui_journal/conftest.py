@@ -21,7 +21,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_keeper(qtbot: object, data_dir: Path) -> Iterator[Callable[..., SessionKeeper]]:
-    """Open session keepers on the test's data folder; every one is closed at the end."""
+    """Open session keepers on the test's data folder and close every one at the end."""
     keepers: list[SessionKeeper] = []
 
     def opener(**options: object) -> SessionKeeper:

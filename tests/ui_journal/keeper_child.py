@@ -1,4 +1,4 @@
-"""Child process of the crash tests: edits a gallery through a SessionKeeper; run as a script.
+"""Child process of the crash tests, run as a script: edits a gallery through a SessionKeeper.
 
 Usage: keeper_child.py DATA_DIR SEED STEPS MODE
 
@@ -71,7 +71,7 @@ class Driver:
 def main(arguments: list[str]) -> int:
     data_dir, seed, steps, mode = Path(arguments[0]), int(arguments[1]), int(arguments[2]), arguments[3]
     if mode not in ("paced", "burst"):
-        raise SystemExit(f"unknown mode {mode!r}; expected 'paced' or 'burst'")
+        raise SystemExit(f"unknown mode {mode!r}: use 'paced' or 'burst'")
     app = QCoreApplication([sys.argv[0]])
     driver = Driver(data_dir, seed, steps, mode)
     QTimer.singleShot(0, driver.step)

@@ -22,7 +22,7 @@ from gallery_editor.ui.session_keeper import encode_history
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 CHILD_SCRIPT = Path(__file__).resolve().with_name("keeper_child.py")
 
-# The base URL only labels rows in the journal; nothing connects to it.
+# The base URL only labels rows in the journal, and nothing connects to it.
 API_URL = "http://127.0.0.1:8765/api/v1"
 
 # Generous: a journal write is a few milliseconds, but CI disks can stall.
@@ -135,7 +135,7 @@ def take_step(gallery: Gallery, stack: QUndoStack, rng: random.Random, *, pushes
 
 @dataclass(frozen=True)
 class Expected:
-    """What the journal must hold after a step; None fields mean "no session"."""
+    """The session the journal must contain after a step, with None fields for "no session"."""
 
     state: dict[str, Any] | None
     history: list[dict[str, Any]] | None
