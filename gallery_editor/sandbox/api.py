@@ -82,6 +82,9 @@ class ApiRequestHandler(SandboxRequestHandler):
             self._finish(ApiResponse(413, {"detail": f"Request body rejected: {error}."}))
             return
         path = urlsplit(self.path).path
+        if path.startswith(API_PREFIX + CONTROL_PREFIX):
+            # Control endpoints answer under the server root and under the API base URL.
+            path = path[len(API_PREFIX) :]
         if path == OPENAPI_PATH:
             self._serve_openapi()
         elif path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
@@ -214,8 +217,8 @@ class ApiRequestHandler(SandboxRequestHandler):
             time.sleep(slow_seconds)
             return False
         if fault.kind == "drop_connection":
-            self.drop_connection()
             self.record(None, self._log_body(body), include_body=self.command == "PATCH")
+            self.drop_connection()
             return True
         if fault.kind == "html_error":
             self._finish(ApiResponse(502, raw=HTML_ERROR_BODY, content_type="text/html; charset=utf-8"), body)
@@ -229,8 +232,8 @@ class ApiRequestHandler(SandboxRequestHandler):
             time.sleep(RANDOM_SLOW_SECONDS)
             return False
         if failure.kind == "drop_connection":
-            self.drop_connection()
             self.record(None, self._log_body(body), include_body=self.command == "PATCH")
+            self.drop_connection()
             return True
         status = 503 if failure.kind == "status:503" else 500
         self._finish(self._status_response(status, "Random failure"), body)
@@ -270,8 +273,9 @@ class ApiRequestHandler(SandboxRequestHandler):
         else:
             encoded = b""
         content_type = response.content_type if encoded else None
-        self.send_body(response.status, encoded, content_type, response.headers)
+        # Logged before sending, so a client that has the response also finds it in the log.
         self.record(response.status, self._log_body(body), include_body=self.command == "PATCH")
+        self.send_body(response.status, encoded, content_type, response.headers)
 
     def _log_body(self, body: bytes) -> object:
         if self.command != "PATCH":

@@ -92,7 +92,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"gallery-editor sandbox: {error}", file=sys.stderr)
         return EXIT_BAD_OPTION
-    server = SandboxServer(config)
+    stop_requested = threading.Event()
+    # Handlers go in before the URLs are printed, so a signal sent right after them stops cleanly.
+    previous_handlers = _install_stop_handlers(stop_requested)
+    try:
+        return _serve(SandboxServer(config), stop_requested)
+    finally:
+        for number, handler in previous_handlers.items():
+            signal.signal(number, handler)
+
+
+def _serve(server: SandboxServer, stop_requested: threading.Event) -> int:
     try:
         server.start()
     except OSError as error:
@@ -102,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
                 "stop the other server or pass --port 0 and --media-port 0 for free ports",
                 file=sys.stderr,
             )
-            return EXIT_PORT_IN_USE
-        print(f"gallery-editor sandbox: cannot start the server: {error}", file=sys.stderr)
+        else:
+            print(f"gallery-editor sandbox: cannot start the server: {error}", file=sys.stderr)
         return EXIT_PORT_IN_USE
     except ValueError as error:
         print(f"gallery-editor sandbox: {error}", file=sys.stderr)
@@ -112,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
         # One write, so a parent process reading the pipe sees all three lines at once.
         sys.stdout.write(f"api_url={server.api_url}\nmedia_url={server.media_url}\napi_key={server.api_key}\n")
         sys.stdout.flush()
-        _wait_for_stop_signal()
+        # A timeout lets the main thread run the Python signal handler promptly.
+        while not stop_requested.wait(timeout=0.5):
+            pass
     finally:
         server.stop()
     return EXIT_OK
@@ -139,21 +151,14 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     )
 
 
-def _wait_for_stop_signal() -> None:
-    stop_requested = threading.Event()
+def _install_stop_handlers(stop_requested: threading.Event) -> dict[int, object]:
+    """Make SIGINT and SIGTERM set ``stop_requested``; return the handlers they replace."""
 
     def request_stop(signal_number: int, frame: FrameType | None) -> None:
         logger.info("Sandbox received signal %s, stopping", signal.Signals(signal_number).name)
         stop_requested.set()
 
-    previous = {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        # A timeout lets the main thread run the Python signal handler promptly.
-        while not stop_requested.wait(timeout=0.5):
-            pass
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    return {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _port(text: str) -> int:

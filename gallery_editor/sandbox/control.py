@@ -1,6 +1,7 @@
 """Loopback control endpoints under ``/_sandbox`` for tests that drive a sandbox in another process.
 
-All of them take the same bearer key as the API:
+They answer under the server root and under the API base URL (``/api/v1/_sandbox/...``),
+and all of them take the same bearer key as the API:
 
 - ``POST /_sandbox/faults`` with ``{kind, path, method, times}`` injects a fault (201);
   ``DELETE /_sandbox/faults`` removes the pending ones (204).

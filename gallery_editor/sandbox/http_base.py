@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import socketserver
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,14 @@ class SandboxHttpServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.sandbox = sandbox
         super().__init__(address, handler)
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            # Clients that time out or hang up (as tests of slow faults do) are not server errors.
+            logger.debug("Sandbox client %s went away: %s", client_address, error)
+            return
+        logger.exception("Sandbox request from %s failed", client_address)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn, a reverse DNS lookup that can take

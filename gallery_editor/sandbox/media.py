@@ -165,15 +165,15 @@ class MediaRequestHandler(SandboxRequestHandler):
 
     def _reject_method(self) -> None:
         self.read_body()
-        self.send_body(405, b"Method not allowed\n", "text/plain; charset=utf-8", {"Allow": "GET, HEAD"})
         self.record(405)
+        self.send_body(405, b"Method not allowed\n", "text/plain; charset=utf-8", {"Allow": "GET, HEAD"})
 
     def _serve(self) -> None:
         spec = self._find_picture()
         entity = self.sandbox.pictures.entity(spec) if spec is not None else None
         if entity is None:
-            self.send_body(404, b"Not found\n", "text/plain; charset=utf-8")
             self.record(404)
+            self.send_body(404, b"Not found\n", "text/plain; charset=utf-8")
             return
         headers = {
             "ETag": entity.etag,
@@ -181,11 +181,12 @@ class MediaRequestHandler(SandboxRequestHandler):
             "Cache-Control": "public, max-age=3600",
         }
         if self._not_modified(entity):
-            self.send_body(304, b"", None, headers)
             self.record(304)
+            self.send_body(304, b"", None, headers)
             return
-        self._send_entity(entity, headers)
+        # Logged before sending, so a client that has the response also finds it in the log.
         self.record(200)
+        self._send_entity(entity, headers)
 
     def _find_picture(self) -> PictureSpec | None:
         parts = urlsplit(self.path).path.split("/")

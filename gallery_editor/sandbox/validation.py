@@ -94,6 +94,9 @@ def _validate_field(key: str, value: object) -> tuple[list[str], object]:
     if key == "name":
         return _validate_name(value)
     if key == "ordering":
+        # JSON Schema counts 3.0 as an integer, so an integral float is accepted as 3.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             return ["A valid integer is required."], None
         if value < 0:
