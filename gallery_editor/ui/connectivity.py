@@ -40,14 +40,14 @@ def backoff_delay(
     if failures < 1:
         raise ValueError(f"failures must be 1 or more, got {failures}")
     if not 0.0 <= jitter < 1.0:
-        raise ValueError(f"jitter must be a fraction from 0 up to but not including 1, got {jitter}")
+        raise ValueError(f"jitter must be a fraction from 0 up to (not including) 1, got {jitter}")
     exponent = min(failures - 1, _MAX_EXPONENT)
     base = min(maximum_s, initial_s * 2**exponent)
     return base * (1.0 - jitter * rng.random())
 
 
 def offline_label(fetched_at: datetime, now: datetime | None = None) -> str:
-    """Describe an offline copy: "Offline — copy from 14:32", with the date unless it is from today.
+    """Describe an offline copy as "Offline — copy from 14:32", with the date if not from today.
 
     Both times are shown in the local time zone. A naive datetime is taken as local time.
     """

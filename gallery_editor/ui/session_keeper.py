@@ -97,7 +97,10 @@ def push_history_entry(stack: QUndoStack, gallery: Gallery, entry: object) -> No
 
 
 def history_edits(entry: object) -> list[Edit]:
-    """Return the edits one history entry applies, in order, or raise ``InvalidEdit`` if malformed."""
+    """Return the edits one history entry applies, in order.
+
+    Raises ``InvalidEdit`` if the entry is malformed.
+    """
     if not isinstance(entry, dict):
         raise InvalidEdit(f"A saved history entry is not an object: {entry!r:.80}")
     if entry.get("type") == MACRO_TYPE:
@@ -197,8 +200,9 @@ class SessionKeeper(QObject):
     """Writes each tracked product's working state and undo history to the change journal.
 
     Changes are captured on the GUI thread one event-loop turn after they happen (so an
-    open undo macro is complete) and written by a ``JournalWriter`` thread, so the GUI
-    never waits for a disk sync. While a write of a product is running, later changes of
+    open undo macro is complete) and written by a ``JournalWriter`` thread. The GUI
+    thread waits for a disk sync only in ``flush``, ``close`` and a ``restore`` of a
+    product whose write is still running. While a write of a product is running, later changes of
     that product are merged into one following write. ``edit_persisted`` reports each
     committed write of a tracked product with the undo-stack index whose state it
     stored (the journal's own history index differs after ``mark_saved``).
@@ -418,7 +422,10 @@ class SessionKeeper(QObject):
                 self._on_write_finished(write)
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush, stop following every product and close the journal. Calling it again does nothing."""
+        """Flush, stop following every product and close the journal.
+
+        Calling it again does nothing.
+        """
         if self._closed:
             return
         self.flush(timeout)
@@ -494,6 +501,9 @@ class SessionKeeper(QObject):
 
     def _capture(self, session: _TrackedSession) -> None:
         """Copy the session's state and history now and queue its write."""
+        # NOTE: the whole history is rewritten on every write, and the writer encodes it as
+        # JSON while holding the GIL. For 500 moves of 200 images (2.3 MB) that took about
+        # 100 ms on the development machine, a pause the GUI thread also feels.
         session.changed = False
         gallery = session.gallery
         if gallery.snapshot is not session.seen_gallery_snapshot:
@@ -526,7 +536,7 @@ class SessionKeeper(QObject):
     def _journaled_history(self, session: _TrackedSession) -> tuple[list[dict[str, Any]], int]:
         """Return the commands made since the session's snapshot and the index among them.
 
-        Gives an empty history (the state alone is journaled) when the stack holds a
+        Gives an empty history (the state alone is journaled) when the stack contains a
         command that cannot be encoded, or when the user undid past the snapshot's start.
         """
         stack = session.stack

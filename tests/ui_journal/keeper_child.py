@@ -69,11 +69,11 @@ class Driver:
 
 
 def main(arguments: list[str]) -> int:
-    data_dir, seed, steps, mode = Path(arguments[0]), int(arguments[1]), int(arguments[2]), arguments[3]
+    data_dir, seed, steps, mode = arguments
     if mode not in ("paced", "burst"):
         raise SystemExit(f"unknown mode {mode!r}: use 'paced' or 'burst'")
     app = QCoreApplication([sys.argv[0]])
-    driver = Driver(data_dir, seed, steps, mode)
+    driver = Driver(Path(data_dir), int(seed), int(steps), mode)
     QTimer.singleShot(0, driver.step)
     return app.exec()
 

@@ -114,7 +114,9 @@ def push_macro(gallery: Gallery, stack: QUndoStack, rng: random.Random) -> None:
     stack.endMacro()
 
 
-def take_step(gallery: Gallery, stack: QUndoStack, rng: random.Random, *, pushes_only: bool) -> None:
+def take_step(
+    gallery: Gallery, stack: QUndoStack, rng: random.Random, *, pushes_only: bool
+) -> None:
     """Change the stack once: push an edit or a macro, or (unless pushes_only) undo or redo."""
     choices = ["edit", "edit", "edit", "macro"]
     if not pushes_only:

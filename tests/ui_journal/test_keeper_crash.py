@@ -22,7 +22,9 @@ LINE_TIMEOUT_S = 30.0
 MAX_KILL_DELAY_S = 0.004
 
 
-def restored_as_expected(keeper: SessionKeeper) -> tuple[Expected, Gallery | None, QUndoStack | None]:
+def restored_as_expected(
+    keeper: SessionKeeper,
+) -> tuple[Expected, Gallery | None, QUndoStack | None]:
     restored = keeper.restore(CRASH_PRODUCT_ID)
     if restored is None:
         return Expected(None, None, None), None, None

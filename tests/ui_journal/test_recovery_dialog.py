@@ -28,7 +28,8 @@ from keeper_support import API_URL, PERSIST_TIMEOUT_MS, make_product
 
 
 def summary(product_id: str, name: str, changes: int) -> SessionSummary:
-    return SessionSummary(API_URL, product_id, name, changes, datetime(2024, 5, 3, 9, 2, tzinfo=UTC))
+    edited = datetime(2024, 5, 3, 9, 2, tzinfo=UTC)
+    return SessionSummary(API_URL, product_id, name, changes, edited)
 
 
 def edit_products(qtbot: QtBot, keeper: SessionKeeper, names: dict[str, str]) -> None:

@@ -118,7 +118,11 @@ def test_macro_stored_as_children(
     session = stored_session(data_dir)
     assert session is not None
     assert session.history == [
-        {"type": "macro", "text": "Star and hide", "children": [edit_to_json(star), edit_to_json(hide)]}
+        {
+            "type": "macro",
+            "text": "Star and hide",
+            "children": [edit_to_json(star), edit_to_json(hide)],
+        }
     ]
     assert session.state == gallery.state_to_json()
 
