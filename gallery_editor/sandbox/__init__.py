@@ -1,4 +1,4 @@
-"""Kelviq-compatible loopback server with a media port, used by tests, ``--demo`` and ``gallery-editor sandbox``."""
+"""Kelviq-compatible loopback API and media server for tests, the demo and the sandbox command."""
 
 from gallery_editor.sandbox.config import SandboxConfig
 from gallery_editor.sandbox.server import SandboxServer

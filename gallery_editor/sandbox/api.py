@@ -1,4 +1,4 @@
-"""API port of the sandbox: the Kelviq catalog endpoints, ``/openapi.yaml`` and ``/_sandbox`` control."""
+"""API port of the sandbox: catalog endpoints, ``/openapi.yaml`` and the ``/_sandbox`` control."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from gallery_editor.sandbox.catalog import CatalogLookupError
 from gallery_editor.sandbox.control import handle_control_request
 from gallery_editor.sandbox.damage import damage_response
 from gallery_editor.sandbox.faults import RANDOM_SLOW_SECONDS, Fault, RandomFailure
-from gallery_editor.sandbox.http_base import BodyTooLargeError, SandboxRequestHandler, encode_json
+from gallery_editor.sandbox.http_base import RequestBodyError, SandboxRequestHandler, encode_json
 from gallery_editor.sandbox.responses import ApiResponse
 from gallery_editor.sandbox.validation import (
     DEFAULT_PAGE_SIZE,
@@ -78,12 +78,13 @@ class ApiRequestHandler(SandboxRequestHandler):
     def _dispatch(self) -> None:
         try:
             body = self.read_body()
-        except BodyTooLargeError as error:
-            self._finish(ApiResponse(413, {"detail": f"Request body rejected: {error}."}))
+        except RequestBodyError as error:
+            logger.info("Sandbox rejected the body of %s %s: %s", self.command, self.path, error)
+            self._finish(ApiResponse(error.status, {"detail": f"Request body rejected: {error}."}))
             return
         path = urlsplit(self.path).path
         if path.startswith(API_PREFIX + CONTROL_PREFIX):
-            # Control endpoints answer under the server root and under the API base URL.
+            # Control endpoints respond under the server root and under the API base URL.
             path = path[len(API_PREFIX) :]
         if path == OPENAPI_PATH:
             self._serve_openapi()
@@ -102,7 +103,11 @@ class ApiRequestHandler(SandboxRequestHandler):
         if config.latency_ms:
             time.sleep(config.latency_ms / 1000)
         fault = sandbox.faults.take(self.path, self.command)
-        if fault is not None and not fault.damages_response and self._apply_early_fault(fault, body):
+        if (
+            fault is not None
+            and not fault.damages_response
+            and self._apply_early_fault(fault, body)
+        ):
             return
         if not sandbox.rate_limiter.allow():
             headers = {"Retry-After": "1"} if config.retry_after else {}
@@ -112,11 +117,20 @@ class ApiRequestHandler(SandboxRequestHandler):
             self._finish(self._unauthorized(), body)
             return
         failure = sandbox.random_failures.draw(self.command)
-        if failure is not None and not failure.after_change and self._apply_random_failure(failure, body):
+        if (
+            failure is not None
+            and not failure.after_change
+            and self._apply_random_failure(failure, body)
+        ):
             return
         response = self._route_api(path[len(API_PREFIX) :], body)
         if failure is not None and failure.after_change:
-            logger.info("Sandbox random failure %s after %s %s was applied", failure.kind, self.command, self.path)
+            logger.info(
+                "Sandbox random failure %s after %s %s was applied",
+                failure.kind,
+                self.command,
+                self.path,
+            )
             self._apply_random_failure(failure, body)
             return
         if fault is not None and fault.damages_response:
@@ -133,13 +147,17 @@ class ApiRequestHandler(SandboxRequestHandler):
             match = _IMAGE_PATH.fullmatch(relative)
             if match:
                 product_id, image_id = unquote(match.group(1)), unquote(match.group(2))
-                return self._allow(("PATCH", "DELETE")) or self._change_image(product_id, image_id, body)
+                return self._allow(("PATCH", "DELETE")) or self._change_image(
+                    product_id, image_id, body
+                )
         except RequestError as error:
             return ApiResponse(error.status, error.payload)
         except CatalogLookupError as error:
             return ApiResponse(404, {"detail": error.message})
         hint = " Paths end with '/'." if not relative.endswith("/") else ""
-        return ApiResponse(404, {"detail": f"Not found: no API endpoint at {API_PREFIX}{relative[:200]}.{hint}"})
+        return ApiResponse(
+            404, {"detail": f"Not found: no API endpoint at {API_PREFIX}{relative[:200]}.{hint}"}
+        )
 
     def _allow(self, methods: tuple[str, ...]) -> ApiResponse | None:
         if self.command in methods:
@@ -151,13 +169,18 @@ class ApiRequestHandler(SandboxRequestHandler):
     def _list_products(self) -> ApiResponse:
         query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
         page = parse_positive_int(query.get("page"), "page", 1)
-        page_size = min(parse_positive_int(query.get("page_size"), "page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
+        page_size = min(
+            parse_positive_int(query.get("page_size"), "page_size", DEFAULT_PAGE_SIZE),
+            MAX_PAGE_SIZE,
+        )
         search = query.get("search", [""])[-1]
         start = (page - 1) * page_size
         count, results = self.sandbox.catalog.list_page(search, start, page_size)
         last_page = max(1, math.ceil(count / page_size))
         if page > last_page:
-            raise RequestError(404, {"detail": f"Invalid page: page {page} is past the last page ({last_page})."})
+            raise RequestError(
+                404, {"detail": f"Invalid page: page {page} is past the last page ({last_page})."}
+            )
         payload = {
             "count": count,
             "next": self._page_url(page + 1) if page < last_page else None,
@@ -168,7 +191,11 @@ class ApiRequestHandler(SandboxRequestHandler):
 
     def _page_url(self, page: int) -> str:
         # Like Django REST framework: keep the other query parameters, drop page for page 1.
-        params = [(key, value) for key, value in parse_qsl(urlsplit(self.path).query, keep_blank_values=True) if key != "page"]
+        params = [
+            (key, value)
+            for key, value in parse_qsl(urlsplit(self.path).query, keep_blank_values=True)
+            if key != "page"
+        ]
         if page > 1:
             params.append(("page", str(page)))
         url = f"{self.sandbox.api_url}/catalog/products/"
@@ -202,7 +229,10 @@ class ApiRequestHandler(SandboxRequestHandler):
 
     def _unauthorized(self) -> ApiResponse:
         if "Authorization" not in self.headers:
-            detail = "Authentication credentials were not provided. Send 'Authorization: Bearer <API key>'."
+            detail = (
+                "Authentication credentials were not provided. "
+                "Send 'Authorization: Bearer <API key>'."
+            )
         else:
             detail = "Invalid API key. Check that the key belongs to this environment."
         return ApiResponse(401, {"detail": detail}, {"WWW-Authenticate": 'Bearer realm="api"'})
@@ -221,7 +251,9 @@ class ApiRequestHandler(SandboxRequestHandler):
             self.drop_connection()
             return True
         if fault.kind == "html_error":
-            self._finish(ApiResponse(502, raw=HTML_ERROR_BODY, content_type="text/html; charset=utf-8"), body)
+            self._finish(
+                ApiResponse(502, raw=HTML_ERROR_BODY, content_type="text/html; charset=utf-8"), body
+            )
             return True
         status = fault.status or 500
         self._finish(self._status_response(status, "Injected fault"), body)
@@ -251,11 +283,21 @@ class ApiRequestHandler(SandboxRequestHandler):
 
     def _serve_openapi(self) -> None:
         if self.command not in ("GET", "HEAD"):
-            self._finish(ApiResponse(405, {"detail": f'Method "{self.command}" not allowed.'}, {"Allow": "GET, HEAD"}))
+            self._finish(
+                ApiResponse(
+                    405, {"detail": f'Method "{self.command}" not allowed.'}, {"Allow": "GET, HEAD"}
+                )
+            )
             return
         # The local server entry names the port this sandbox really listens on.
-        text = openapi_text().replace(OPENAPI_DEFAULT_PORT_LINE, f'default: "{self.sandbox.api_port}"', 1)
-        self._finish(ApiResponse(200, raw=text.encode("utf-8"), content_type="application/yaml; charset=utf-8"))
+        text = openapi_text().replace(
+            OPENAPI_DEFAULT_PORT_LINE, f'default: "{self.sandbox.api_port}"', 1
+        )
+        self._finish(
+            ApiResponse(
+                200, raw=text.encode("utf-8"), content_type="application/yaml; charset=utf-8"
+            )
+        )
 
     def _serve_control(self, path: str, body: bytes) -> None:
         if not self._authorized():

@@ -19,7 +19,7 @@ STATE_FORMAT = 1
 
 
 class CatalogLookupError(KeyError):
-    """The product or image is not in the catalog (the API answers 404)."""
+    """Error raised for a product or image that is not in the catalog (the API responds 404)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -80,7 +80,7 @@ class Catalog:
             return self._product(product_id).to_api_json(self._media_url, with_plans=True)
 
     def list_products(self, search: str = "") -> list[dict[str, object]]:
-        """Return the products matching ``search`` in list order, as the list endpoint serves them."""
+        """Return the products matching ``search`` in list order, as the list endpoint does."""
         with self._lock:
             return [
                 product.to_api_json(self._media_url, with_plans=False)
@@ -89,20 +89,26 @@ class Catalog:
             ]
 
     def list_page(self, search: str, start: int, size: int) -> tuple[int, list[dict[str, object]]]:
-        """Return the number of products matching ``search`` and the JSON of ``size`` from ``start``."""
+        """Return the count of products matching ``search`` and the JSON of one page of them."""
         with self._lock:
             matching = [
-                product for product in self._products.values() if not search or product.matches(search)
+                product
+                for product in self._products.values()
+                if not search or product.matches(search)
             ]
             page = matching[start : start + size]
-            return len(matching), [product.to_api_json(self._media_url, with_plans=False) for product in page]
+            return len(matching), [
+                product.to_api_json(self._media_url, with_plans=False) for product in page
+            ]
 
     def require_image(self, product_id: str, image_id: str) -> None:
         """Raise CatalogLookupError unless the product exists and has the image."""
         with self._lock:
             self._image(self._product(product_id), image_id)
 
-    def update_image(self, product_id: str, image_id: str, fields: dict[str, object]) -> dict[str, object]:
+    def update_image(
+        self, product_id: str, image_id: str, fields: dict[str, object]
+    ) -> dict[str, object]:
         """Apply a validated PATCH body and return the updated image as the API serves it."""
         with self._lock:
             product = self._product(product_id)
@@ -111,11 +117,13 @@ class Catalog:
             self._mark_modified(product)
             return image.to_api_json(product.id, self._media_url)
 
-    def set_image_fields(self, product_id: str, image_id: str, **fields: object) -> dict[str, object]:
+    def set_image_fields(
+        self, product_id: str, image_id: str, **fields: object
+    ) -> dict[str, object]:
         """Change an image as another user of the API would, without validating the values.
 
-        Tests use this to change the server state behind the app's back; the same rules as
-        a PATCH apply (thumbnail exclusivity, ordering semantics, a new ``modifiedOn``).
+        Tests use this to change the server state behind the app's back. The same rules as for
+        a PATCH apply: thumbnail exclusivity, ordering semantics and a new ``modifiedOn``.
         """
         unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
         if unknown:
@@ -146,13 +154,13 @@ class Catalog:
             product = self._product(product_id)
             image_id = new_image_id()
             image = self._new_image_record(product, image_id, name, picture_format, absolute_url)
+            image.enabled = enabled
             image.ordering = self._ordering_for_new_image(product) if ordering is None else ordering
             product.images.append(image)
             if self._ordering_semantics == "position":
                 self._move_to_position(product, image, image.ordering)
             if thumbnail:
                 self._set_thumbnail(product, image, True)
-            image.enabled = enabled
             self._register_picture(product.id, image)
             self._mark_modified(product)
             logger.info("Sandbox added image %s to product %s", image_id, product_id)
@@ -175,7 +183,9 @@ class Catalog:
             return None
         return entry[2]
 
-    def add_product(self, product: ProductRecord, well_known_name: str, *, first: bool = True) -> None:
+    def add_product(
+        self, product: ProductRecord, well_known_name: str, *, first: bool = True
+    ) -> None:
         """Add an extra product (images folder, big photos, many images) to the catalog."""
         with self._lock:
             if first:
@@ -195,7 +205,8 @@ class Catalog:
         """Replace the images of the products named in ``state`` (written by ``state_snapshot``)."""
         if state.get("format") != STATE_FORMAT:
             raise ValueError(
-                f"unsupported sandbox state format {state.get('format')!r}: expected {STATE_FORMAT}; "
+                f"unsupported sandbox state format {state.get('format')!r}: "
+                f"expected {STATE_FORMAT}; "
                 "delete the state file to start from the seeded catalog"
             )
         if state.get("seed") != self._seed:
@@ -233,7 +244,9 @@ class Catalog:
             raise CatalogLookupError(f"Image {image_id} not found in product {product.id}.")
         return image
 
-    def _apply_fields(self, product: ProductRecord, image: ImageRecord, fields: dict[str, object]) -> None:
+    def _apply_fields(
+        self, product: ProductRecord, image: ImageRecord, fields: dict[str, object]
+    ) -> None:
         if "name" in fields:
             image.name = fields["name"]  # type: ignore[assignment]
         if "enabled" in fields:

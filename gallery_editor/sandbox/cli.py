@@ -26,9 +26,21 @@ EXIT_BAD_OPTION = 2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the sandbox options to ``parser``."""
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)")
+    _add_server_options(parser)
+    _add_catalog_options(parser)
+    _add_failure_options(parser)
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    """Add where and how the sandbox listens, and where it keeps files."""
     parser.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, help="API port, 0 for any free port (default: %(default)s)"
+        "--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help="API port, 0 for any free port (default: %(default)s)",
     )
     parser.add_argument(
         "--media-port",
@@ -37,47 +49,96 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="media (CDN) port, 0 for any free port (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=1, help="seed of the generated catalog content (default: %(default)s)"
-    )
-    parser.add_argument("--api-key", default=None, help="bearer key to accept (default: a random key, printed at start)")
-    parser.add_argument(
-        "--latency-ms", type=_non_negative_float, default=0.0, help="delay added to every API response, in milliseconds"
+        "--api-key",
+        default=None,
+        help="bearer key to accept (default: a random key, printed at start)",
     )
     parser.add_argument(
-        "--images-dir", type=Path, default=None, metavar="DIR",
-        help="add a product with one image per file of DIR, served byte for byte",
-    )
-    parser.add_argument(
-        "--log-requests", type=Path, default=None, metavar="FILE",
-        help="append one JSON line per request (method, path, status, PATCH body) to FILE",
-    )
-    parser.add_argument(
-        "--fail-rate", type=_fraction, default=0.0, metavar="P",
-        help="fraction of API requests (0 to 1) answered with 500/503, a dropped connection or a slow response",
-    )
-    parser.add_argument(
-        "--rate-limit", type=_positive_float, default=None, metavar="N",
-        help="answer 429 beyond N API requests in any one-second window",
-    )
-    parser.add_argument(
-        "--no-retry-after", dest="retry_after", action="store_false",
-        help="send 429 and 503 responses without a Retry-After header",
-    )
-    parser.add_argument(
-        "--ordering-semantics", choices=ORDERING_SEMANTICS, default="value",
-        help="'value': ordering is a stored sort key; 'position': a 0-based place that shifts the others",
-    )
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, metavar="DIR",
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="keep changes (and big photo files) in DIR across restarts",
     )
     parser.add_argument(
-        "--big-photos", type=_non_negative_int, default=0, metavar="N",
+        "--log-requests",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="append one JSON line per request (method, path, status, PATCH body) to FILE",
+    )
+
+
+def _add_catalog_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that shape the catalog content."""
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of the generated catalog content (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ordering-semantics",
+        choices=ORDERING_SEMANTICS,
+        default="value",
+        help=(
+            "'value': ordering is a stored sort key; "
+            "'position': a 0-based place that shifts the others"
+        ),
+    )
+    parser.add_argument(
+        "--images-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="add a product with one image per file of DIR, served byte for byte",
+    )
+    parser.add_argument(
+        "--big-photos",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
         help="add a product of N camera-size (about 12 megapixel) JPEG photos",
     )
     parser.add_argument(
-        "--many-images", type=_non_negative_int, default=0, metavar="N",
+        "--many-images",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
         help="add a product of N images that reuse a few pictures",
+    )
+
+
+def _add_failure_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that slow down, limit or break API responses."""
+    parser.add_argument(
+        "--latency-ms",
+        type=_non_negative_float,
+        default=0.0,
+        help="delay added to every API response, in milliseconds",
+    )
+    parser.add_argument(
+        "--fail-rate",
+        type=_fraction,
+        default=0.0,
+        metavar="P",
+        help=(
+            "fraction of API requests (0 to 1) that fail with 500/503, a dropped connection "
+            "or a slow response"
+        ),
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_positive_float,
+        default=None,
+        metavar="N",
+        help="respond 429 to API requests beyond N in any one-second window",
+    )
+    parser.add_argument(
+        "--no-retry-after",
+        dest="retry_after",
+        action="store_false",
+        help="send 429 and 503 responses without a Retry-After header",
     )
 
 
@@ -119,8 +180,10 @@ def _serve(server: SandboxServer, stop_requested: threading.Event) -> int:
         print(f"gallery-editor sandbox: {error}", file=sys.stderr)
         return EXIT_BAD_OPTION
     try:
-        # One write, so a parent process reading the pipe sees all three lines at once.
-        sys.stdout.write(f"api_url={server.api_url}\nmedia_url={server.media_url}\napi_key={server.api_key}\n")
+        # One write, so a parent process reading the pipe receives all three lines at once.
+        sys.stdout.write(
+            f"api_url={server.api_url}\nmedia_url={server.media_url}\napi_key={server.api_key}\n"
+        )
         sys.stdout.flush()
         # A timeout lets the main thread run the Python signal handler promptly.
         while not stop_requested.wait(timeout=0.5):
@@ -158,7 +221,9 @@ def _install_stop_handlers(stop_requested: threading.Event) -> dict[int, object]
         logger.info("Sandbox received signal %s, stopping", signal.Signals(signal_number).name)
         stop_requested.set()
 
-    return {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    return {
+        number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)
+    }
 
 
 def _port(text: str) -> int:
@@ -175,18 +240,22 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _integer(text: str, what: str) -> int:
+def _integer(text: str, value_name: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: use a whole number") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid {value_name} {text!r}: use a whole number"
+        ) from None
 
 
 def _number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: use a decimal number such as 0.5") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid number {text!r}: use a decimal number such as 0.5"
+        ) from None
     if value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"invalid number {text!r}: use a finite decimal number")
     return value

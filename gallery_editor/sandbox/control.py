@@ -1,6 +1,6 @@
 """Loopback control endpoints under ``/_sandbox`` for tests that drive a sandbox in another process.
 
-They answer under the server root and under the API base URL (``/api/v1/_sandbox/...``),
+They respond under the server root and under the API base URL (``/api/v1/_sandbox/...``),
 and all of them take the same bearer key as the API:
 
 - ``POST /_sandbox/faults`` with ``{kind, path, method, times}`` injects a fault (201);
@@ -20,7 +20,6 @@ import re
 from typing import TYPE_CHECKING
 
 from gallery_editor.sandbox.catalog import CatalogLookupError
-
 from gallery_editor.sandbox.responses import ApiResponse
 
 if TYPE_CHECKING:
@@ -36,13 +35,17 @@ _IMAGE_PATH = re.compile(r"/_sandbox/products/([^/]+)/images/([^/]+)/?")
 _ADD_IMAGE_KEYS = ("name", "ordering", "thumbnail", "enabled", "format", "absoluteUrl")
 
 
-def handle_control_request(sandbox: SandboxServer, method: str, path: str, body: bytes) -> ApiResponse:
+def handle_control_request(
+    sandbox: SandboxServer, method: str, path: str, body: bytes
+) -> ApiResponse:
     """Run one authorised control request and return its response."""
     try:
         return _route(sandbox, method, path, body)
     except CatalogLookupError as error:
+        logger.info("Sandbox control %s %s: %s", method, path, error.message)
         return ApiResponse(404, {"detail": error.message})
     except (ValueError, TypeError) as error:
+        logger.info("Sandbox control %s %s rejected: %s", method, path, error)
         return ApiResponse(400, {"detail": f"Invalid control request: {error}."})
 
 
@@ -68,7 +71,9 @@ def _route(sandbox: SandboxServer, method: str, path: str, body: bytes) -> ApiRe
         product_id, image_id = match.group(1), match.group(2)
         if method == "PATCH":
             fields = _json_object(body)
-            return ApiResponse(200, sandbox.catalog.set_image_fields(product_id, image_id, **fields))
+            return ApiResponse(
+                200, sandbox.catalog.set_image_fields(product_id, image_id, **fields)
+            )
         if method == "DELETE":
             sandbox.catalog.delete_image(product_id, image_id)
             return ApiResponse(204)
@@ -80,9 +85,11 @@ def _add_fault(sandbox: SandboxServer, body: bytes) -> ApiResponse:
     data = _json_object(body)
     unknown = sorted(set(data) - {"kind", "path", "method", "times"})
     if unknown:
-        raise ValueError(f"unknown fault key(s) {', '.join(unknown)}; use kind, path, method, times")
+        raise ValueError(
+            f"unknown fault key(s) {', '.join(unknown)}; use kind, path, method, times"
+        )
     if "kind" not in data:
-        raise ValueError("missing fault kind; send for example {\"kind\": \"status:500\"}")
+        raise ValueError('missing fault kind; send for example {"kind": "status:500"}')
     fault = sandbox.faults.add(
         data["kind"],  # type: ignore[arg-type]
         path=data.get("path"),  # type: ignore[arg-type]
@@ -96,7 +103,9 @@ def _add_image(sandbox: SandboxServer, product_id: str, body: bytes) -> ApiRespo
     data = _json_object(body) if body.strip() else {}
     unknown = sorted(set(data) - set(_ADD_IMAGE_KEYS))
     if unknown:
-        raise ValueError(f"unknown image key(s) {', '.join(unknown)}; use {', '.join(_ADD_IMAGE_KEYS)}")
+        raise ValueError(
+            f"unknown image key(s) {', '.join(unknown)}; use {', '.join(_ADD_IMAGE_KEYS)}"
+        )
     image_id = sandbox.catalog.add_image(
         product_id,
         data.get("name"),  # type: ignore[arg-type]
@@ -107,7 +116,8 @@ def _add_image(sandbox: SandboxServer, product_id: str, body: bytes) -> ApiRespo
         absolute_url=bool(data.get("absoluteUrl", False)),
     )
     image = next(
-        item for item in sandbox.catalog.get_product(product_id)["images"]  # type: ignore[attr-defined]
+        item
+        for item in sandbox.catalog.get_product(product_id)["images"]  # type: ignore[attr-defined]
         if item["id"] == image_id
     )
     return ApiResponse(201, image)
@@ -124,5 +134,6 @@ def _json_object(body: bytes) -> dict[str, object]:
 
 
 def _not_allowed(allow: str) -> ApiResponse:
-    return ApiResponse(405, {"detail": "Method not allowed on this control endpoint."}, {"Allow": allow})
-
+    return ApiResponse(
+        405, {"detail": "Method not allowed on this control endpoint."}, {"Allow": allow}
+    )

@@ -26,14 +26,16 @@ def damage_response(response: ApiResponse, kind: str, foreign_next_url: str) -> 
     """
     encoded = encode_json(response.payload) if response.payload is not None else b""
     if kind == "malformed_json":
-        broken = encoded[:-1] + b',}' if encoded else b'{"detail": '
+        broken = encoded[:-1] + b",}" if encoded else b'{"detail": '
         return dataclasses.replace(response, status=200, raw=broken)
     if kind == "truncated_json":
         text = encoded or b'{"detail": "Image deleted."}'
         status = 200 if response.status == 204 else response.status
         return dataclasses.replace(response, status=status, raw=text[: max(1, len(text) // 2)])
     if not isinstance(response.payload, dict):
-        logger.info("Sandbox fault %s had no JSON object to change in a %d response", kind, response.status)
+        logger.info(
+            "Sandbox fault %s had no JSON object to change in a %d response", kind, response.status
+        )
         return response
     payload = copy.deepcopy(response.payload)
     if kind == "wrong_types":

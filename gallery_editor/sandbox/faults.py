@@ -119,7 +119,10 @@ def validate_fault(fault: Fault) -> None:
     """Raise ValueError naming the invalid value of ``fault`` and the accepted ones."""
     kind = fault.kind
     if not isinstance(kind, str) or not (
-        kind in BEFORE_KINDS or kind in AFTER_KINDS or _STATUS_KIND.fullmatch(kind) or _SLOW_KIND.fullmatch(kind)
+        kind in BEFORE_KINDS
+        or kind in AFTER_KINDS
+        or _STATUS_KIND.fullmatch(kind)
+        or _SLOW_KIND.fullmatch(kind)
     ):
         raise ValueError(f"unknown fault kind {kind!r}: use one of {', '.join(FAULT_KINDS)}")
     slow_seconds = fault.slow_seconds
@@ -128,15 +131,19 @@ def validate_fault(fault: Fault) -> None:
     if fault.path is not None and not isinstance(fault.path, str):
         raise ValueError(f"invalid fault path {fault.path!r}: use a string or None")
     if fault.method is not None and not isinstance(fault.method, str):
-        raise ValueError(f"invalid fault method {fault.method!r}: use a string such as 'PATCH' or None")
+        raise ValueError(
+            f"invalid fault method {fault.method!r}: use a string such as 'PATCH' or None"
+        )
     times = fault.times
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
-        raise ValueError(f"invalid fault times {times!r}: use a positive integer, or None for always")
+        raise ValueError(
+            f"invalid fault times {times!r}: use a positive integer, or None for always"
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class RandomFailure:
-    """A failure drawn for one request; ``after_change`` means a PATCH or DELETE is applied first."""
+    """Failure drawn for one request; ``after_change``: a PATCH or DELETE is applied first."""
 
     kind: str
     after_change: bool

@@ -18,8 +18,12 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class BodyTooLargeError(Exception):
-    """The request body is bigger than MAX_BODY_BYTES."""
+class RequestBodyError(Exception):
+    """Error raised for a request body that cannot be read: too large (413) or malformed (400)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SandboxHttpServer(ThreadingHTTPServer):
@@ -92,10 +96,15 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             length = int(length_text)
         except ValueError:
             self.close_connection = True
-            raise BodyTooLargeError(f"invalid Content-Length {length_text[:40]!r}") from None
-        if length < 0 or length > MAX_BODY_BYTES:
+            raise RequestBodyError(400, f"invalid Content-Length {length_text[:40]!r}") from None
+        if length < 0:
             self.close_connection = True
-            raise BodyTooLargeError(f"Content-Length {length} is over the limit of {MAX_BODY_BYTES} bytes")
+            raise RequestBodyError(400, f"invalid Content-Length {length}: it must not be negative")
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise RequestBodyError(
+                413, f"Content-Length {length} is over the limit of {MAX_BODY_BYTES} bytes"
+            )
         return self.rfile.read(length)
 
     def _read_chunked_body(self) -> bytes:
@@ -103,7 +112,11 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         total = 0
         while True:
             size_line = self.rfile.readline(1024)
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            try:
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                self.close_connection = True
+                raise RequestBodyError(400, f"invalid chunk size line {size_line[:40]!r}") from None
             if size == 0:
                 # Skip trailer lines up to the blank line that ends the body.
                 while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
@@ -112,7 +125,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             total += size
             if total > MAX_BODY_BYTES:
                 self.close_connection = True
-                raise BodyTooLargeError(f"chunked body is over the limit of {MAX_BODY_BYTES} bytes")
+                raise RequestBodyError(
+                    413, f"chunked body is over the limit of {MAX_BODY_BYTES} bytes"
+                )
             chunks.append(self.rfile.read(size))
             self.rfile.readline(1024)
 
@@ -137,7 +152,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD" and status not in (204, 304) and body:
             self.wfile.write(body)
 
-    def send_json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
+    def send_json(
+        self, status: int, payload: object, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_body(status, encode_json(payload), "application/json", headers)
 
     def drop_connection(self) -> None:
@@ -148,7 +165,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         except OSError as error:
             logger.debug("Sandbox socket shutdown after a dropped request failed: %s", error)
 
-    def record(self, status: int | None, body: object = None, *, include_body: bool = False) -> None:
+    def record(
+        self, status: int | None, body: object = None, *, include_body: bool = False
+    ) -> None:
         """Add the request to the sandbox request log (and its log file, if configured)."""
         entry: dict[str, object] = {
             "port": self.port_label,

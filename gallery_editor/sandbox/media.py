@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from gallery_editor.sandbox.http_base import SandboxRequestHandler
+from gallery_editor.sandbox.http_base import RequestBodyError, SandboxRequestHandler
 from gallery_editor.sandbox.pictures import (
     CONTENT_TYPES,
     GENERATOR_VERSION,
@@ -36,7 +36,7 @@ STREAM_CHUNK_BYTES = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class MediaEntity:
-    """What the media port sends for one picture: bytes in memory or a file streamed from disk."""
+    """Picture response of the media port: bytes in memory or a file streamed from disk."""
 
     etag: str
     last_modified: datetime
@@ -67,11 +67,13 @@ class PictureStore:
         return _quoted_hash(f"v{GENERATOR_VERSION}:{self._seed}:{spec.to_json()}")
 
     def last_modified_for(self, spec: PictureSpec) -> datetime:
+        """Return the file's modification time, or a fixed date per generated picture."""
         if spec.kind == "file":
             stat = _stat_or_none(Path(spec.path or ""))
             if stat is not None:
                 return datetime.fromtimestamp(int(stat.st_mtime), UTC)
-        return GENERATED_LAST_MODIFIED - timedelta(days=int(self.etag_for(spec)[1:5], 16) % 180)  # type: ignore[index]
+        digest = hashlib.sha256(spec.source.encode("utf-8", "surrogatepass")).digest()
+        return GENERATED_LAST_MODIFIED - timedelta(days=digest[0] % 180)
 
     def entity(self, spec: PictureSpec) -> MediaEntity | None:
         """Return the picture to send, drawing it first if needed; None for a missing file."""
@@ -135,7 +137,9 @@ class PictureStore:
         if self._cache_dir is not None:
             directory = self._cache_dir / "big-photos"
         else:
-            directory = Path(tempfile.gettempdir()) / f"gallery-editor-sandbox-{os.getuid()}" / "big-photos"
+            directory = (
+                Path(tempfile.gettempdir()) / f"gallery-editor-sandbox-{os.getuid()}" / "big-photos"
+            )
         directory.mkdir(parents=True, exist_ok=True)
         return directory
 
@@ -164,9 +168,14 @@ class MediaRequestHandler(SandboxRequestHandler):
         self._reject_method()
 
     def _reject_method(self) -> None:
-        self.read_body()
+        try:
+            self.read_body()
+        except RequestBodyError as error:
+            logger.info("Sandbox media port rejected a request body: %s", error)
         self.record(405)
-        self.send_body(405, b"Method not allowed\n", "text/plain; charset=utf-8", {"Allow": "GET, HEAD"})
+        self.send_body(
+            405, b"Method not allowed\n", "text/plain; charset=utf-8", {"Allow": "GET, HEAD"}
+        )
 
     def _serve(self) -> None:
         spec = self._find_picture()

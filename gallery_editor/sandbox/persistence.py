@@ -1,4 +1,4 @@
-"""State file of a sandbox ``data_dir``: the changed products, written atomically after each change."""
+"""State file of a sandbox ``data_dir``: changed products, written atomically after each change."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ class StateFile:
     def save(self, state: dict[str, object]) -> None:
         """Write ``state`` to a temporary file and rename it over the state file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".sandbox-state-", suffix=".tmp")
+        descriptor, temporary = tempfile.mkstemp(
+            dir=self.path.parent, prefix=".sandbox-state-", suffix=".tmp"
+        )
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as file:
                 json.dump(state, file)

@@ -57,7 +57,7 @@ class PictureSpec:
 def random_picture_spec(
     rng: random.Random, source: str, label: str, picture_format: str | None = None
 ) -> PictureSpec:
-    """Pick size, aspect ratio, orientation and (unless given) format of a generated product shot."""
+    """Pick size, aspect ratio, orientation and (if not given) format of a product shot."""
     if picture_format is None:
         picture_format = rng.choices(("JPEG", "PNG", "WEBP"), weights=(60, 25, 15))[0]
     width = rng.randint(600, 1600)
@@ -124,7 +124,9 @@ def _pastel(hue: float, rng: random.Random) -> tuple[int, int, int]:
 
 
 def _object_colour(rng: random.Random) -> tuple[int, int, int]:
-    red, green, blue = colorsys.hls_to_rgb(rng.random(), rng.uniform(0.3, 0.55), rng.uniform(0.5, 0.9))
+    red, green, blue = colorsys.hls_to_rgb(
+        rng.random(), rng.uniform(0.3, 0.55), rng.uniform(0.5, 0.9)
+    )
     return round(red * 255), round(green * 255), round(blue * 255)
 
 
@@ -134,7 +136,10 @@ def _vertical_gradient(
     # A 1-pixel-wide gradient stretched by resize is far faster than drawing every row.
     column = Image.new("RGB", (1, 256))
     column.putdata(
-        [tuple(round(a + (b - a) * row / 255) for a, b in zip(top, bottom)) for row in range(256)]
+        [
+            tuple(round(a + (b - a) * row / 255) for a, b in zip(top, bottom, strict=True))
+            for row in range(256)
+        ]
     )
     return column.resize(size, Image.Resampling.BILINEAR)
 
@@ -168,48 +173,110 @@ def _draw_object(
     highlight = tuple(min(255, channel + 70) for channel in colour)
     width = max(2, size // 60)
     if shape == "ball":
-        draw.ellipse((center_x - half, top, center_x + half, base_y), fill=colour, outline=outline, width=width)
-        draw.ellipse((center_x - half // 2, top + half // 4, center_x - half // 6, top + half // 2), fill=highlight)
+        draw.ellipse(
+            (center_x - half, top, center_x + half, base_y),
+            fill=colour,
+            outline=outline,
+            width=width,
+        )
+        draw.ellipse(
+            (center_x - half // 2, top + half // 4, center_x - half // 6, top + half // 2),
+            fill=highlight,
+        )
     elif shape == "box":
         draw.rounded_rectangle(
-            (center_x - half, top + size // 5, center_x + half, base_y), radius=size // 14,
-            fill=colour, outline=outline, width=width,
+            (center_x - half, top + size // 5, center_x + half, base_y),
+            radius=size // 14,
+            fill=colour,
+            outline=outline,
+            width=width,
         )
-        draw.rectangle((center_x - half // 8, top + size // 5, center_x + half // 8, base_y), fill=highlight)
+        draw.rectangle(
+            (center_x - half // 8, top + size // 5, center_x + half // 8, base_y), fill=highlight
+        )
     elif shape == "bottle":
         draw.rounded_rectangle(
-            (center_x - half // 2, top + size // 3, center_x + half // 2, base_y), radius=size // 8,
-            fill=colour, outline=outline, width=width,
+            (center_x - half // 2, top + size // 3, center_x + half // 2, base_y),
+            radius=size // 8,
+            fill=colour,
+            outline=outline,
+            width=width,
         )
-        draw.rectangle((center_x - half // 6, top, center_x + half // 6, top + size // 3 + width), fill=colour)
-        draw.rectangle((center_x - half // 2 + width, top + size // 2, center_x + half // 2 - width, top + 2 * size // 3), fill=highlight)
+        draw.rectangle(
+            (center_x - half // 6, top, center_x + half // 6, top + size // 3 + width), fill=colour
+        )
+        draw.rectangle(
+            (
+                center_x - half // 2 + width,
+                top + size // 2,
+                center_x + half // 2 - width,
+                top + 2 * size // 3,
+            ),
+            fill=highlight,
+        )
     elif shape == "mug":
-        draw.ellipse((center_x + half // 3, top + size // 3, center_x + half, top + 3 * size // 4), outline=colour, width=size // 12)
+        draw.ellipse(
+            (center_x + half // 3, top + size // 3, center_x + half, top + 3 * size // 4),
+            outline=colour,
+            width=size // 12,
+        )
         draw.rounded_rectangle(
-            (center_x - half // 1.4, top + size // 4, center_x + half // 2, base_y), radius=size // 16,
-            fill=colour, outline=outline, width=width,
+            (center_x - half // 1.4, top + size // 4, center_x + half // 2, base_y),
+            radius=size // 16,
+            fill=colour,
+            outline=outline,
+            width=width,
         )
     elif shape == "pyramid":
-        draw.polygon([(center_x, top), (center_x + half, base_y), (center_x - half, base_y)], fill=colour, outline=outline)
-        draw.polygon([(center_x, top), (center_x + half, base_y), (center_x + half // 5, base_y)], fill=outline)
+        draw.polygon(
+            [(center_x, top), (center_x + half, base_y), (center_x - half, base_y)],
+            fill=colour,
+            outline=outline,
+        )
+        draw.polygon(
+            [(center_x, top), (center_x + half, base_y), (center_x + half // 5, base_y)],
+            fill=outline,
+        )
     elif shape == "gem":
         draw.polygon(
-            [(center_x - half, top + size // 3), (center_x - half // 2, top), (center_x + half // 2, top),
-             (center_x + half, top + size // 3), (center_x, base_y)],
-            fill=colour, outline=outline,
+            [
+                (center_x - half, top + size // 3),
+                (center_x - half // 2, top),
+                (center_x + half // 2, top),
+                (center_x + half, top + size // 3),
+                (center_x, base_y),
+            ],
+            fill=colour,
+            outline=outline,
         )
-        draw.line([(center_x - half, top + size // 3), (center_x + half, top + size // 3)], fill=highlight, width=width)
+        draw.line(
+            [(center_x - half, top + size // 3), (center_x + half, top + size // 3)],
+            fill=highlight,
+            width=width,
+        )
     elif shape == "star":
         points = []
         for step in range(10):
             radius = half if step % 2 == 0 else half * 0.45
             angle = math.pi / 2 + step * math.pi / 5
-            points.append((center_x + radius * math.cos(angle), base_y - half - radius * math.sin(angle)))
+            points.append(
+                (center_x + radius * math.cos(angle), base_y - half - radius * math.sin(angle))
+            )
         draw.polygon(points, fill=colour, outline=outline)
     else:  # can
-        draw.rectangle((center_x - half // 2, top + size // 8, center_x + half // 2, base_y - size // 8), fill=colour)
-        draw.ellipse((center_x - half // 2, base_y - size // 4, center_x + half // 2, base_y), fill=colour)
-        draw.ellipse((center_x - half // 2, top, center_x + half // 2, top + size // 4), fill=highlight, outline=outline, width=width)
+        draw.rectangle(
+            (center_x - half // 2, top + size // 8, center_x + half // 2, base_y - size // 8),
+            fill=colour,
+        )
+        draw.ellipse(
+            (center_x - half // 2, base_y - size // 4, center_x + half // 2, base_y), fill=colour
+        )
+        draw.ellipse(
+            (center_x - half // 2, top, center_x + half // 2, top + size // 4),
+            fill=highlight,
+            outline=outline,
+            width=width,
+        )
 
 
 def _draw_label(
@@ -219,7 +286,12 @@ def _draw_label(
     font = _label_font(font_size)
     margin = font_size // 2
     left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
-    box = (margin, height - margin - (bottom - top) - margin, margin * 3 + right - left, height - margin)
+    box = (
+        margin,
+        height - margin - (bottom - top) - margin,
+        margin * 3 + right - left,
+        height - margin,
+    )
     draw.rounded_rectangle(box, radius=margin // 2, fill=(255, 255, 255))
     draw.text((box[0] + margin - left, box[1] + margin // 2 - top), label, fill=colour, font=font)
 
@@ -252,7 +324,10 @@ def _draw_landscape(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     sky = _vertical_gradient(size, _hsl(sky_hue, 0.45, 0.6), _hsl(sky_hue + 0.05, 0.85, 0.3))
     draw = ImageDraw.Draw(sky)
     sun_x, sun_y, sun_radius = rng.randint(0, width), rng.randint(0, height // 3), width // 14
-    draw.ellipse((sun_x - sun_radius, sun_y - sun_radius, sun_x + sun_radius, sun_y + sun_radius), fill=(255, 244, 214))
+    draw.ellipse(
+        (sun_x - sun_radius, sun_y - sun_radius, sun_x + sun_radius, sun_y + sun_radius),
+        fill=(255, 244, 214),
+    )
     for layer in range(4):
         horizon = height // 2 + layer * height // 10 + rng.randint(-height // 20, height // 20)
         colour = _hsl(rng.uniform(0.2, 0.4), 0.25 + layer * 0.08, 0.5 - layer * 0.1)

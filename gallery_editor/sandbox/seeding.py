@@ -1,4 +1,4 @@
-"""Deterministic sandbox catalog: 250 products whose content depends on the seed, not their shapes."""
+"""Deterministic sandbox catalog: 250 products whose content, not shape, depends on the seed."""
 
 from __future__ import annotations
 
@@ -50,26 +50,108 @@ TAX_CODES = (
 MANY_IMAGES_PICTURES = 6
 
 _ADJECTIVES = (
-    "Aurora", "Nordic", "Coastal", "Urban", "Classic", "Vintage", "Alpine", "Solar", "Velvet",
-    "Granite", "Harbor", "Meadow", "Ember", "Lunar", "Cedar", "Indigo", "Copper", "Misty",
+    "Aurora",
+    "Nordic",
+    "Coastal",
+    "Urban",
+    "Classic",
+    "Vintage",
+    "Alpine",
+    "Solar",
+    "Velvet",
+    "Granite",
+    "Harbor",
+    "Meadow",
+    "Ember",
+    "Lunar",
+    "Cedar",
+    "Indigo",
+    "Copper",
+    "Misty",
 )
 _MATERIALS = (
-    "Oak", "Ceramic", "Linen", "Steel", "Bamboo", "Glass", "Leather", "Wool", "Cotton",
-    "Walnut", "Marble", "Canvas", "Cork", "Brass",
+    "Oak",
+    "Ceramic",
+    "Linen",
+    "Steel",
+    "Bamboo",
+    "Glass",
+    "Leather",
+    "Wool",
+    "Cotton",
+    "Walnut",
+    "Marble",
+    "Canvas",
+    "Cork",
+    "Brass",
 )
 _NOUNS = (
-    "Desk Lamp", "Coffee Mug", "Backpack", "Water Bottle", "Notebook", "Candle", "Planter",
-    "Headphones", "Tote Bag", "Wall Clock", "Cutting Board", "Scarf", "Phone Stand",
-    "Bookend", "Tea Set", "Pencil Case", "Throw Pillow", "Serving Bowl",
+    "Desk Lamp",
+    "Coffee Mug",
+    "Backpack",
+    "Water Bottle",
+    "Notebook",
+    "Candle",
+    "Planter",
+    "Headphones",
+    "Tote Bag",
+    "Wall Clock",
+    "Cutting Board",
+    "Scarf",
+    "Phone Stand",
+    "Bookend",
+    "Tea Set",
+    "Pencil Case",
+    "Throw Pillow",
+    "Serving Bowl",
 )
 _VIEWS = (
-    "Front view", "Back view", "Side view", "Top view", "Detail", "Close-up", "In use",
-    "Packaging", "Lifestyle", "Colour swatch", "Size guide", "Studio shot",
+    "Front view",
+    "Back view",
+    "Side view",
+    "Top view",
+    "Detail",
+    "Close-up",
+    "In use",
+    "Packaging",
+    "Lifestyle",
+    "Colour swatch",
+    "Size guide",
+    "Studio shot",
 )
-_CREATORS = ("Ana Souza", "Ben Okafor", "Chloé Martin", "Dev Patel", "Eva Lindqvist", "Farid Haddad")
+_ORIGINS = ("Hand-finished", "Designed in-house", "Sustainably sourced", "Limited run")
+_PERKS = (
+    "ships in two days",
+    "comes gift-wrapped",
+    "has a two-year warranty",
+    "is dishwasher safe",
+)
+_CREATORS = (
+    "Ana Souza",
+    "Ben Okafor",
+    "Chloé Martin",
+    "Dev Patel",
+    "Eva Lindqvist",
+    "Farid Haddad",
+)
 _LONG_WORDS = (
-    "Extended", "description", "of", "the", "product", "photo", "taken", "in", "the", "studio",
-    "with", "natural", "light", "and", "a", "white", "background",
+    "Extended",
+    "description",
+    "of",
+    "the",
+    "product",
+    "photo",
+    "taken",
+    "in",
+    "the",
+    "studio",
+    "with",
+    "natural",
+    "light",
+    "and",
+    "a",
+    "white",
+    "background",
 )
 
 
@@ -92,7 +174,7 @@ def build_seeded_catalog(seed: int) -> tuple[list[ProductRecord], dict[str, str]
 
 
 def build_images_dir_product(seed: int, directory: Path) -> ProductRecord:
-    """Build a product with one image per regular, non-hidden file of ``directory`` in name order."""
+    """Build a product of one image per regular, non-hidden file of ``directory``, by name."""
     rng = random.Random(f"{seed}:images_dir")
     builder = _Builder(seed, rng)
     product = builder.new_product(-1, name=f"Local images ({directory.name})")
@@ -115,7 +197,9 @@ def build_images_dir_product(seed: int, directory: Path) -> ProductRecord:
                 picture=picture,
             )
         )
-    logger.info("Sandbox images_dir product %s has %d files from %s", product.id, len(files), directory)
+    logger.info(
+        "Sandbox images_dir product %s has %d files from %s", product.id, len(files), directory
+    )
     return product
 
 
@@ -130,7 +214,9 @@ def build_big_photos_product(seed: int, count: int) -> ProductRecord:
         picture = PictureSpec(kind="big_photo", source=image_id, width=width, height=height)
         file_name = f"DSC_{position + 1:04d}.JPG"
         product.images.append(
-            builder.make_image(image_id, file_name, file_name, position, picture, thumbnail=position == 0)
+            builder.make_image(
+                image_id, file_name, file_name, position, picture, thumbnail=position == 0
+            )
         )
     return product
 
@@ -195,8 +281,13 @@ class _Builder:
         if name is None:
             name = f"{rng.choice(_ADJECTIVES)} {rng.choice(_MATERIALS)} {rng.choice(_NOUNS)}"
         identifier = self._unique_identifier(slugify(name))
-        modified = self._epoch - timedelta(seconds=rng.randint(0, 180 * 86400), microseconds=index + 1)
-        plans = [f"{identifier}-{period}" for period in rng.sample(("monthly", "yearly", "lifetime"), rng.randint(0, 2))]
+        modified = self._epoch - timedelta(
+            seconds=rng.randint(0, 180 * 86400), microseconds=index + 1
+        )
+        plans = [
+            f"{identifier}-{period}"
+            for period in rng.sample(("monthly", "yearly", "lifetime"), rng.randint(0, 2))
+        ]
         return ProductRecord(
             id=product_id,
             identifier=identifier,
@@ -218,24 +309,23 @@ class _Builder:
         thumbnail = _random_thumbnail(rng, orderings)
         for position in range(count):
             enabled = rng.random() >= 0.12
-            self._add_generated_image(product, position, orderings[position], position == thumbnail, enabled)
+            name = self._image_name(position)
+            self._add_generated_image(
+                product, position, orderings[position], position == thumbnail, enabled, name
+            )
 
     def add_well_known_images(self, product: ProductRecord, shape: str) -> None:
-        if shape == "ten":
-            for position in range(10):
-                self._add_generated_image(product, position, position, position == 0, position != 6)
-        elif shape == "sixty":
-            for position in range(60):
-                self._add_generated_image(product, position, (position + 1) * 10, position == 0, position % 13 != 12)
-        elif shape == "two_hundred":
-            for position in range(200):
-                self._add_generated_image(product, position, position, position == 0, True)
-        elif shape == "ties":
-            for position, ordering in enumerate((0, 0, 0, 0, 1, 1)):
-                self._add_generated_image(product, position, ordering, position == 2, True)
-        elif shape == "awkward":
+        """Add the images of a well-known product; their number, orderings and flags never vary."""
+        if shape == "awkward":
             for position, name in enumerate(self._awkward_names()):
-                self._add_generated_image(product, position, position + 1, position == 3, True, name=name)
+                self._add_generated_image(
+                    product, position, position + 1, position == 3, True, name
+                )
+            return
+        for position, ordering, thumbnail, enabled in _well_known_layout(shape):
+            self._add_generated_image(
+                product, position, ordering, thumbnail, enabled, self._image_name(position)
+            )
 
     def make_image(
         self,
@@ -268,21 +358,20 @@ class _Builder:
         ordering: int,
         thumbnail: bool,
         enabled: bool,
-        *,
-        name: str | None | bool = False,
+        name: str | None,
     ) -> None:
         rng = self._rng
         image_id = _uuid(rng)
-        display_name = self._image_name(position) if name is False else name
         label = f"#{position + 1} {product.name}"
         picture = random_picture_spec(rng, image_id, label)
         extension = PICTURE_FORMATS[picture.format]
-        file_name = f"{slugify(display_name or 'image')}-{position + 1}.{extension}"
+        # Long awkward names get a short file name, as an upload would have had.
+        file_name = f"{slugify(name or 'image')[:60].strip('-')}-{position + 1}.{extension}"
         absolute = rng.random() < 0.35
         product.images.append(
             self.make_image(
                 image_id,
-                display_name,  # type: ignore[arg-type]
+                name,
                 file_name,
                 ordering,
                 picture,
@@ -317,11 +406,9 @@ class _Builder:
 
     def _description(self, name: str) -> str:
         rng = self._rng
-        return (
-            f"The {name} is made to last. "
-            f"{rng.choice(('Hand-finished', 'Designed in-house', 'Sustainably sourced', 'Limited run'))}, "
-            f"{rng.choice(('ships in two days', 'comes gift-wrapped', 'has a two-year warranty', 'is dishwasher safe'))}."
-        )
+        origin = rng.choice(_ORIGINS)
+        perk = rng.choice(_PERKS)
+        return f"The {name} is made to last. {origin}, {perk}."
 
     def _unique_identifier(self, slug: str) -> str:
         identifier = slug
@@ -333,8 +420,30 @@ class _Builder:
         return identifier
 
 
+def _well_known_layout(shape: str) -> list[tuple[int, int, bool, bool]]:
+    """Return (position, ordering, thumbnail, enabled) of each image of a well-known product."""
+    if shape == "ten":
+        return [(position, position, position == 0, position != 6) for position in range(10)]
+    if shape == "sixty":
+        # Orderings 10, 20, ... 600 leave gaps, and every 13th image is disabled.
+        return [
+            (position, (position + 1) * 10, position == 0, position % 13 != 12)
+            for position in range(60)
+        ]
+    if shape == "two_hundred":
+        return [(position, position, position == 0, True) for position in range(200)]
+    if shape == "ties":
+        return [
+            (position, ordering, position == 2, True)
+            for position, ordering in enumerate((0, 0, 0, 0, 1, 1))
+        ]
+    return []
+
+
 def _random_orderings(rng: random.Random, count: int) -> list[int]:
-    pattern = rng.choices(("dense_from_0", "dense_from_1", "gaps", "irregular"), weights=(45, 25, 20, 10))[0]
+    pattern = rng.choices(
+        ("dense_from_0", "dense_from_1", "gaps", "irregular"), weights=(45, 25, 20, 10)
+    )[0]
     if pattern == "dense_from_0":
         return list(range(count))
     if pattern == "dense_from_1":

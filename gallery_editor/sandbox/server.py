@@ -204,7 +204,9 @@ class SandboxServer:
     def _bind(self, config: SandboxConfig) -> None:
         self._api_server = SandboxHttpServer((config.host, config.port), ApiRequestHandler, self)
         try:
-            self._media_server = SandboxHttpServer((config.host, config.media_port), MediaRequestHandler, self)
+            self._media_server = SandboxHttpServer(
+                (config.host, config.media_port), MediaRequestHandler, self
+            )
         except BaseException:
             self._api_server.server_close()
             self._api_server = None
@@ -226,11 +228,17 @@ class SandboxServer:
         )
         # Extra products go first in the list, so the demo shows them on the first page.
         if config.many_images:
-            catalog.add_product(build_many_images_product(config.seed, config.many_images), "many_images")
+            catalog.add_product(
+                build_many_images_product(config.seed, config.many_images), "many_images"
+            )
         if config.big_photos:
-            catalog.add_product(build_big_photos_product(config.seed, config.big_photos), "big_photos")
+            catalog.add_product(
+                build_big_photos_product(config.seed, config.big_photos), "big_photos"
+            )
         if config.images_dir is not None:
-            catalog.add_product(build_images_dir_product(config.seed, config.images_dir), "images_dir")
+            catalog.add_product(
+                build_images_dir_product(config.seed, config.images_dir), "images_dir"
+            )
         if self._state_file is not None:
             state = self._state_file.load()
             if state is not None:
@@ -266,7 +274,9 @@ class SandboxServer:
     @staticmethod
     def _require(value: _T | None) -> _T:
         if value is None:
-            raise RuntimeError("sandbox server was never started: call start() or use it in a with block")
+            raise RuntimeError(
+                "sandbox server was never started: call start() or use it in a with block"
+            )
         return value
 
 

@@ -75,17 +75,24 @@ def _decode_json_object(raw_body: bytes) -> dict[str, object]:
     try:
         body = json.loads(raw_body.decode("utf-8"))
     except UnicodeDecodeError as error:
-        raise RequestError(400, {"detail": f"Request body is not valid UTF-8 ({error.reason}). {example}"}) from None
+        raise RequestError(
+            400, {"detail": f"Request body is not valid UTF-8 ({error.reason}). {example}"}
+        ) from None
     except (json.JSONDecodeError, ValueError, RecursionError) as error:
         raise RequestError(400, {"detail": f"JSON parse error: {error}. {example}"}) from None
     if not isinstance(body, dict):
         raise RequestError(
-            400, {"detail": f"Invalid data: expected a JSON object, got {_json_type(body)}. {example}"}
+            400,
+            {"detail": f"Invalid data: expected a JSON object, got {_json_type(body)}. {example}"},
         )
     if not body:
         raise RequestError(
             400,
-            {"detail": "No fields to update: send at least one of name, ordering, thumbnail, enabled."},
+            {
+                "detail": (
+                    "No fields to update: send at least one of name, ordering, thumbnail, enabled."
+                )
+            },
         )
     return body
 
@@ -122,8 +129,9 @@ def _validate_name(value: object) -> tuple[list[str], object]:
         )
     for position, character in enumerate(name):
         if unicodedata.category(character) == "Cc":
+            code_point = f"U+{ord(character):04X}"
             messages.append(
-                f"Control characters are not allowed: found U+{ord(character):04X} at position {position}."
+                f"Control characters are not allowed: found {code_point} at position {position}."
             )
             break
     return messages, name

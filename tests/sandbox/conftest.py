@@ -55,5 +55,7 @@ def make_client() -> Iterator[Callable[[SandboxServer], httpx.Client]]:
 
 
 @pytest.fixture
-def client(sandbox: SandboxServer, make_client: Callable[[SandboxServer], httpx.Client]) -> httpx.Client:
+def client(
+    sandbox: SandboxServer, make_client: Callable[[SandboxServer], httpx.Client]
+) -> httpx.Client:
     return make_client(sandbox)

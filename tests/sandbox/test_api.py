@@ -1,4 +1,4 @@
-"""Catalog endpoints of the sandbox over real sockets: auth, 404s, pagination, search and PATCH rules."""
+"""Sandbox catalog endpoints over real sockets: auth, 404s, pagination, search and PATCH rules."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ def test_every_endpoint_needs_key(sandbox: SandboxServer) -> None:
 def test_key_from_config_is_used(make_sandbox: Callable[..., SandboxServer]) -> None:
     server = make_sandbox(api_key="fixed-test-key")
     assert server.api_key == "fixed-test-key"
-    response = httpx.get(server.api_url + "/catalog/products/", headers={"Authorization": "Bearer fixed-test-key"})
+    response = httpx.get(
+        server.api_url + "/catalog/products/", headers={"Authorization": "Bearer fixed-test-key"}
+    )
     assert response.status_code == 200
 
 
@@ -141,6 +143,34 @@ def test_keep_alive_reuses_connection(sandbox: SandboxServer) -> None:
             assert reader.read(length).startswith(b"{")
 
 
+def test_openapi_served_without_key(sandbox: SandboxServer) -> None:
+    response = httpx.get(sandbox.api_url.removesuffix("/api/v1") + "/openapi.yaml")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/yaml")
+    assert "operationId: updateProductImage" in response.text
+    # The local server entry names the port this sandbox listens on.
+    assert f'default: "{sandbox.api_port}"' in response.text
+
+
+def test_oversized_body_is_413(sandbox: SandboxServer, client: httpx.Client) -> None:
+    product_id = sandbox.catalog.well_known["ten"]
+    image_id = sandbox.catalog.get_product(product_id)["images"][0]["id"]
+    body = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = client.patch(image_path(product_id, image_id), content=body)
+    assert response.status_code == 413
+    assert "limit" in response.json()["detail"]
+
+
+def test_chunked_patch_body(sandbox: SandboxServer, client: httpx.Client) -> None:
+    product_id = sandbox.catalog.well_known["ten"]
+    image_id = sandbox.catalog.get_product(product_id)["images"][0]["id"]
+    chunks = iter([b'{"name": ', b'"Chunked"}'])
+    response = client.patch(image_path(product_id, image_id), content=chunks)
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert response.status_code == 200
+    assert response.json()["name"] == "Chunked"
+
+
 # --- list and search ----------------------------------------------------------------------
 
 
@@ -168,7 +198,16 @@ def test_list_three_pages(sandbox: SandboxServer, client: httpx.Client) -> None:
 
 def test_list_results_have_images_no_plans(client: httpx.Client) -> None:
     product = client.get("catalog/products/", params={"page_size": 1}).json()["results"][0]
-    for key in ("id", "identifier", "name", "description", "taxCode", "createdBy", "modifiedOn", "images"):
+    for key in (
+        "id",
+        "identifier",
+        "name",
+        "description",
+        "taxCode",
+        "createdBy",
+        "modifiedOn",
+        "images",
+    ):
         assert key in product, key
     assert "plans" not in product
 
@@ -183,7 +222,12 @@ def test_empty_search_first_page_is_200(client: httpx.Client) -> None:
     response = client.get("catalog/products/", params={"search": "no product has this text"})
     assert response.status_code == 200
     assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
-    assert client.get("catalog/products/", params={"search": "no product has this text", "page": 2}).status_code == 404
+    assert (
+        client.get(
+            "catalog/products/", params={"search": "no product has this text", "page": 2}
+        ).status_code
+        == 404
+    )
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "", " 2", "+3"])
@@ -213,12 +257,18 @@ def test_page_size_small_keeps_parameters(sandbox: SandboxServer, client: httpx.
 
 def test_search_case_insensitive_fields(sandbox: SandboxServer, client: httpx.Client) -> None:
     product = sandbox.catalog.get_product(sandbox.catalog.well_known["sixty"])
-    for text in (product["name"].upper(), product["identifier"], product["description"][5:25].lower()):
+    for text in (
+        product["name"].upper(),
+        product["identifier"],
+        product["description"][5:25].lower(),
+    ):
         body = client.get("catalog/products/", params={"search": text}).json()
         ids = [result["id"] for result in body["results"]]
         assert product["id"] in ids, text
         for result in body["results"]:
-            haystack = " ".join((result["name"], result["identifier"], result["description"])).lower()
+            haystack = " ".join(
+                (result["name"], result["identifier"], result["description"])
+            ).lower()
             assert text.lower() in haystack
 
 
@@ -266,12 +316,16 @@ def ten(sandbox: SandboxServer) -> dict[str, object]:
 
 def test_patch_returns_only_image(client: httpx.Client, ten: dict[str, object]) -> None:
     image = ten["images"][3]
-    response = client.patch(image_path(ten["id"], image["id"]), json={"name": "  New name  ", "enabled": False})
+    response = client.patch(
+        image_path(ten["id"], image["id"]), json={"name": "  New name  ", "enabled": False}
+    )
     assert response.status_code == 200
     assert response.json() == {**image, "name": "New name", "enabled": False}
 
 
-def test_patch_changes_modified_on(sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]) -> None:
+def test_patch_changes_modified_on(
+    sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]
+) -> None:
     image = ten["images"][1]
     client.patch(image_path(ten["id"], image["id"]), json={"enabled": True})
     after_patch = sandbox.catalog.get_product(ten["id"])["modifiedOn"]
@@ -281,7 +335,9 @@ def test_patch_changes_modified_on(sandbox: SandboxServer, client: httpx.Client,
     assert sandbox.catalog.get_product(ten["id"])["modifiedOn"] > after_patch
 
 
-def test_patch_unknown_image_is_404(sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]) -> None:
+def test_patch_unknown_image_is_404(
+    sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]
+) -> None:
     other = sandbox.catalog.get_product(sandbox.catalog.well_known["sixty"])
     foreign_image = other["images"][0]["id"]
     for product_id, image_id in (
@@ -308,8 +364,14 @@ def test_unknown_image_404_before_400(client: httpx.Client, ten: dict[str, objec
         ({"name": "   "}, {"name": ["This field may not be blank."]}),
         ({"name": None}, {"name": ["This field may not be null."]}),
         ({"name": 5}, {"name": ["Not a valid string."]}),
-        ({"name": "x" * 256}, {"name": ["Ensure this field has no more than 255 characters (it has 256)."]}),
-        ({"name": "a\nb"}, {"name": ["Control characters are not allowed: found U+000A at position 1."]}),
+        (
+            {"name": "x" * 256},
+            {"name": ["Ensure this field has no more than 255 characters (it has 256)."]},
+        ),
+        (
+            {"name": "a\nb"},
+            {"name": ["Control characters are not allowed: found U+000A at position 1."]},
+        ),
         ({"ordering": -1}, {"ordering": ["Ensure this value is greater than or equal to 0."]}),
         ({"ordering": "3"}, {"ordering": ["A valid integer is required."]}),
         ({"ordering": True}, {"ordering": ["A valid integer is required."]}),
@@ -320,7 +382,9 @@ def test_unknown_image_404_before_400(client: httpx.Client, ten: dict[str, objec
         (
             {"image": "x.png", "id": "y"},
             {
-                "image": ["Unknown field: only name, ordering, thumbnail and enabled can be changed."],
+                "image": [
+                    "Unknown field: only name, ordering, thumbnail and enabled can be changed."
+                ],
                 "id": ["Unknown field: only name, ordering, thumbnail and enabled can be changed."],
             },
         ),
@@ -334,7 +398,11 @@ def test_unknown_image_404_before_400(client: httpx.Client, ten: dict[str, objec
     ],
 )
 def test_patch_validation_messages(
-    sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object], body: dict[str, object], expected: object
+    sandbox: SandboxServer,
+    client: httpx.Client,
+    ten: dict[str, object],
+    body: dict[str, object],
+    expected: object,
 ) -> None:
     image = ten["images"][0]
     response = client.patch(image_path(ten["id"], image["id"]), json=body)
@@ -359,7 +427,9 @@ def test_patch_bad_body_gets_detail(
 ) -> None:
     image = ten["images"][0]
     response = client.patch(
-        image_path(ten["id"], image["id"]), content=content, headers={"Content-Type": "application/json"}
+        image_path(ten["id"], image["id"]),
+        content=content,
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 400
     assert detail_part in response.json()["detail"]
@@ -375,7 +445,9 @@ def test_patch_accepts_edge_values(client: httpx.Client, ten: dict[str, object])
     assert client.patch(path, json={"name": "Größe – M ✓"}).json()["name"] == "Größe – M ✓"
 
 
-def test_thumbnail_true_is_exclusive(sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]) -> None:
+def test_thumbnail_true_is_exclusive(
+    sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]
+) -> None:
     assert [image["thumbnail"] for image in ten["images"]].count(True) == 1
     target = ten["images"][5]
     response = client.patch(image_path(ten["id"], target["id"]), json={"thumbnail": True})
@@ -385,7 +457,9 @@ def test_thumbnail_true_is_exclusive(sandbox: SandboxServer, client: httpx.Clien
     assert starred == [target["id"]]
 
 
-def test_thumbnail_false_leaves_none(sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]) -> None:
+def test_thumbnail_false_leaves_none(
+    sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]
+) -> None:
     current = next(image for image in ten["images"] if image["thumbnail"])
     response = client.patch(image_path(ten["id"], current["id"]), json={"thumbnail": False})
     assert response.json()["thumbnail"] is False
@@ -393,7 +467,9 @@ def test_thumbnail_false_leaves_none(sandbox: SandboxServer, client: httpx.Clien
     assert [image for image in after["images"] if image["thumbnail"]] == []
 
 
-def test_delete_is_204_then_404(sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]) -> None:
+def test_delete_is_204_then_404(
+    sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]
+) -> None:
     image = ten["images"][2]
     response = client.delete(image_path(ten["id"], image["id"]))
     assert response.status_code == 204
@@ -403,10 +479,14 @@ def test_delete_is_204_then_404(sandbox: SandboxServer, client: httpx.Client, te
     assert image["id"] not in remaining
     assert len(remaining) == 9
     assert client.delete(image_path(ten["id"], image["id"])).status_code == 404
-    assert client.patch(image_path(ten["id"], image["id"]), json={"enabled": True}).status_code == 404
+    assert (
+        client.patch(image_path(ten["id"], image["id"]), json={"enabled": True}).status_code == 404
+    )
 
 
-def test_request_log_entries(sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]) -> None:
+def test_request_log_entries(
+    sandbox: SandboxServer, client: httpx.Client, ten: dict[str, object]
+) -> None:
     image = ten["images"][0]
     client.patch(image_path(ten["id"], image["id"]), json={"ordering": 4})
     httpx.get(sandbox.api_url + "/catalog/products/")
@@ -424,7 +504,9 @@ def test_request_log_entries(sandbox: SandboxServer, client: httpx.Client, ten: 
     assert "body" not in anonymous_entry
 
 
-def test_latency_delays_api(make_sandbox: Callable[..., SandboxServer], make_client: Callable[..., httpx.Client]) -> None:
+def test_latency_delays_api(
+    make_sandbox: Callable[..., SandboxServer], make_client: Callable[..., httpx.Client]
+) -> None:
     server = make_sandbox(latency_ms=300)
     client = make_client(server)
     response = client.get("catalog/products/", params={"page_size": 1})

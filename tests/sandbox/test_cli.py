@@ -83,10 +83,14 @@ def test_prints_three_lines(running: tuple[subprocess.Popen[str], dict[str, str]
     assert len(values["api_key"]) >= 20
 
 
-def test_serves_then_stops_on_sigterm(running: tuple[subprocess.Popen[str], dict[str, str]]) -> None:
+def test_serves_then_stops_on_sigterm(
+    running: tuple[subprocess.Popen[str], dict[str, str]],
+) -> None:
     process, values = running
     response = httpx.get(
-        values["api_url"] + "/catalog/products/", headers={"Authorization": f"Bearer {values['api_key']}"}, timeout=10
+        values["api_url"] + "/catalog/products/",
+        headers={"Authorization": f"Bearer {values['api_key']}"},
+        timeout=10,
     )
     assert response.status_code == 200
     assert response.json()["count"] == 250
@@ -108,14 +112,26 @@ def test_stops_on_sigint(running: tuple[subprocess.Popen[str], dict[str, str]]) 
 def test_fixed_key_and_options(tmp_path: Path) -> None:
     log_path = tmp_path / "requests.jsonl"
     process = _start(
-        "--port", "0", "--media-port", "0", "--api-key", "cli-test-key", "--log-requests", str(log_path),
-        "--ordering-semantics", "position", "--many-images", "3",
+        "--port",
+        "0",
+        "--media-port",
+        "0",
+        "--api-key",
+        "cli-test-key",
+        "--log-requests",
+        str(log_path),
+        "--ordering-semantics",
+        "position",
+        "--many-images",
+        "3",
     )
     try:
         values = dict(line.split("=", 1) for line in _read_lines(process, 3))
         assert values["api_key"] == "cli-test-key"
         state = httpx.get(
-            values["api_url"] + "/_sandbox/state", headers={"Authorization": "Bearer cli-test-key"}, timeout=10
+            values["api_url"] + "/_sandbox/state",
+            headers={"Authorization": "Bearer cli-test-key"},
+            timeout=10,
         ).json()
         assert state["orderingSemantics"] == "position"
         assert "many_images" in state["wellKnown"]

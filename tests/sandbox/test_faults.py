@@ -21,7 +21,9 @@ def ten_id(sandbox: SandboxServer) -> str:
 
 
 @pytest.mark.parametrize("status", [500, 503, 429, 502, 404, 409])
-def test_status_fault(sandbox: SandboxServer, client: httpx.Client, ten_id: str, status: int) -> None:
+def test_status_fault(
+    sandbox: SandboxServer, client: httpx.Client, ten_id: str, status: int
+) -> None:
     sandbox.faults.add(f"status:{status}", path=ten_id, method="GET")
     response = client.get(product_path(ten_id))
     assert response.status_code == status
@@ -103,7 +105,9 @@ def test_missing_fields(sandbox: SandboxServer, client: httpx.Client, ten_id: st
     assert all("id" not in result for result in listing["results"])
 
 
-def test_patch_fault_after_change(sandbox: SandboxServer, client: httpx.Client, ten_id: str) -> None:
+def test_patch_fault_after_change(
+    sandbox: SandboxServer, client: httpx.Client, ten_id: str
+) -> None:
     """A damaged PATCH response still means the change was applied, as with a real proxy."""
     image_id = sandbox.catalog.get_product(ten_id)["images"][0]["id"]
     sandbox.faults.add("truncated_json", method="PATCH")
@@ -113,10 +117,15 @@ def test_patch_fault_after_change(sandbox: SandboxServer, client: httpx.Client, 
     assert sandbox.catalog.get_product(ten_id)["images"][0]["name"] == "Applied anyway"
 
 
-def test_status_fault_before_change(sandbox: SandboxServer, client: httpx.Client, ten_id: str) -> None:
+def test_status_fault_before_change(
+    sandbox: SandboxServer, client: httpx.Client, ten_id: str
+) -> None:
     image = sandbox.catalog.get_product(ten_id)["images"][0]
     sandbox.faults.add("status:500", method="PATCH")
-    assert client.patch(image_path(ten_id, image["id"]), json={"name": "Not applied"}).status_code == 500
+    assert (
+        client.patch(image_path(ten_id, image["id"]), json={"name": "Not applied"}).status_code
+        == 500
+    )
     assert sandbox.catalog.get_product(ten_id)["images"][0]["name"] == image["name"]
 
 
@@ -229,7 +238,9 @@ def test_fail_rate_patch_may_apply(
     while len(server.request_log) < len(images) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(server.request_log) == len(images)
-    names = {image["id"]: image["name"] for image in server.catalog.get_product(product_id)["images"]}
+    names = {
+        image["id"]: image["name"] for image in server.catalog.get_product(product_id)["images"]
+    }
     applied = sum(1 for image in images if names[image["id"]] == "Changed")
     assert 0 < applied < len(images)
 
@@ -244,9 +255,17 @@ def test_request_log_file(
     image_id = server.catalog.get_product(product_id)["images"][0]["id"]
     client.get("catalog/products/", params={"page_size": 1})
     client.patch(image_path(product_id, image_id), json={"ordering": 3, "name": "Logged"})
-    client.patch(image_path(product_id, image_id), content=b"{broken", headers={"Content-Type": "application/json"})
+    client.patch(
+        image_path(product_id, image_id),
+        content=b"{broken",
+        headers={"Content-Type": "application/json"},
+    )
     lines = [json.loads(line) for line in log_path.read_text().splitlines()]
-    assert [(line["method"], line["status"]) for line in lines] == [("GET", 200), ("PATCH", 200), ("PATCH", 400)]
+    assert [(line["method"], line["status"]) for line in lines] == [
+        ("GET", 200),
+        ("PATCH", 200),
+        ("PATCH", 400),
+    ]
     assert lines[0]["path"] == "/api/v1/catalog/products/?page_size=1"
     assert "body" not in lines[0]
     assert lines[1]["body"] == {"ordering": 3, "name": "Logged"}
@@ -266,7 +285,9 @@ def test_control_needs_key(sandbox: SandboxServer) -> None:
 
 def test_control_fault_and_state(sandbox: SandboxServer, client: httpx.Client, ten_id: str) -> None:
     root = sandbox.api_url.removesuffix("/api/v1")
-    created = client.post(root + "/_sandbox/faults", json={"kind": "status:503", "path": ten_id, "times": 1})
+    created = client.post(
+        root + "/_sandbox/faults", json={"kind": "status:503", "path": ten_id, "times": 1}
+    )
     assert created.status_code == 201
     assert created.json() == {"kind": "status:503", "path": ten_id, "method": None, "times": 1}
     assert client.get(product_path(ten_id)).status_code == 503
@@ -288,7 +309,9 @@ def test_control_rejects_bad_fault(sandbox: SandboxServer, client: httpx.Client)
 
 def test_control_image_edits(sandbox: SandboxServer, client: httpx.Client, ten_id: str) -> None:
     root = sandbox.api_url.removesuffix("/api/v1")
-    added = client.post(f"{root}/_sandbox/products/{ten_id}/images", json={"name": "From test", "thumbnail": True})
+    added = client.post(
+        f"{root}/_sandbox/products/{ten_id}/images", json={"name": "From test", "thumbnail": True}
+    )
     assert added.status_code == 201
     image = added.json()
     assert image["name"] == "From test"
@@ -296,9 +319,15 @@ def test_control_image_edits(sandbox: SandboxServer, client: httpx.Client, ten_i
     product = sandbox.catalog.get_product(ten_id)
     assert len(product["images"]) == 11
     assert [item["id"] for item in product["images"] if item["thumbnail"]] == [image["id"]]
-    changed = client.patch(f"{root}/_sandbox/products/{ten_id}/images/{image['id']}", json={"name": None})
+    changed = client.patch(
+        f"{root}/_sandbox/products/{ten_id}/images/{image['id']}", json={"name": None}
+    )
     assert changed.json()["name"] is None
-    assert client.delete(f"{root}/_sandbox/products/{ten_id}/images/{image['id']}").status_code == 204
+    assert (
+        client.delete(f"{root}/_sandbox/products/{ten_id}/images/{image['id']}").status_code == 204
+    )
     assert len(sandbox.catalog.get_product(ten_id)["images"]) == 10
-    missing = client.post(f"{root}/_sandbox/products/00000000-0000-4000-8000-000000000000/images", json={})
+    missing = client.post(
+        f"{root}/_sandbox/products/00000000-0000-4000-8000-000000000000/images", json={}
+    )
     assert missing.status_code == 404

@@ -29,7 +29,11 @@ def _images(server: SandboxServer, name: str) -> list[dict[str, object]]:
 
 def _all_images(server: SandboxServer) -> list[dict[str, object]]:
     catalog = server.catalog
-    return [image for product_id in catalog.product_ids() for image in catalog.get_product(product_id)["images"]]
+    return [
+        image
+        for product_id in catalog.product_ids()
+        for image in catalog.get_product(product_id)["images"]
+    ]
 
 
 def test_media_serves_decodable_images(sandbox: SandboxServer) -> None:
@@ -44,7 +48,8 @@ def test_media_serves_decodable_images(sandbox: SandboxServer) -> None:
         assert picture.format == formats[str(image["image"]).rsplit(".", 1)[-1]]
         assert response.headers["Content-Type"] == types[picture.format]
         assert int(response.headers["Content-Length"]) == len(response.content)
-        assert 400 <= min(picture.size) and max(picture.size) <= 2000
+        assert min(picture.size) >= 400
+        assert max(picture.size) <= 2000
         sizes.add(picture.size)
     assert len(sizes) > 3
 
@@ -73,14 +78,18 @@ def test_etag_and_if_none_match(sandbox: SandboxServer) -> None:
     url = _media_url(sandbox, _images(sandbox, "ten")[1])
     first = httpx.get(url, timeout=MEDIA_TIMEOUT)
     etag = first.headers["ETag"]
-    assert etag.startswith('"') and etag.endswith('"')
+    assert etag.startswith('"')
+    assert etag.endswith('"')
     assert httpx.get(url, timeout=MEDIA_TIMEOUT).headers["ETag"] == etag
     cached = httpx.get(url, headers={"If-None-Match": etag}, timeout=MEDIA_TIMEOUT)
     assert cached.status_code == 304
     assert cached.content == b""
     assert cached.headers["ETag"] == etag
     for header in (f'"other", {etag}', f"W/{etag}", "*"):
-        assert httpx.get(url, headers={"If-None-Match": header}, timeout=MEDIA_TIMEOUT).status_code == 304
+        assert (
+            httpx.get(url, headers={"If-None-Match": header}, timeout=MEDIA_TIMEOUT).status_code
+            == 304
+        )
     changed = httpx.get(url, headers={"If-None-Match": '"stale"'}, timeout=MEDIA_TIMEOUT)
     assert changed.status_code == 200
     assert changed.content == first.content
@@ -91,9 +100,17 @@ def test_if_modified_since(sandbox: SandboxServer) -> None:
     first = httpx.get(url, timeout=MEDIA_TIMEOUT)
     last_modified = first.headers["Last-Modified"]
     moment = email.utils.parsedate_to_datetime(last_modified)
-    assert httpx.get(url, headers={"If-Modified-Since": last_modified}, timeout=MEDIA_TIMEOUT).status_code == 304
+    assert (
+        httpx.get(
+            url, headers={"If-Modified-Since": last_modified}, timeout=MEDIA_TIMEOUT
+        ).status_code
+        == 304
+    )
     earlier = email.utils.format_datetime(moment.replace(year=moment.year - 1), usegmt=True)
-    assert httpx.get(url, headers={"If-Modified-Since": earlier}, timeout=MEDIA_TIMEOUT).status_code == 200
+    assert (
+        httpx.get(url, headers={"If-Modified-Since": earlier}, timeout=MEDIA_TIMEOUT).status_code
+        == 200
+    )
     # If-None-Match wins over If-Modified-Since.
     both = {"If-Modified-Since": last_modified, "If-None-Match": '"stale"'}
     assert httpx.get(url, headers=both, timeout=MEDIA_TIMEOUT).status_code == 200
@@ -113,7 +130,10 @@ def test_media_unknown_and_methods(sandbox: SandboxServer) -> None:
     image = _images(sandbox, "ten")[0]
     url = _media_url(sandbox, image)
     assert httpx.get(url + "x", timeout=MEDIA_TIMEOUT).status_code == 404
-    assert httpx.get(sandbox.media_url + "media/products/a/b/c.jpg", timeout=MEDIA_TIMEOUT).status_code == 404
+    assert (
+        httpx.get(sandbox.media_url + "media/products/a/b/c.jpg", timeout=MEDIA_TIMEOUT).status_code
+        == 404
+    )
     other_product = sandbox.catalog.well_known["sixty"]
     swapped = url.replace(sandbox.catalog.well_known["ten"], other_product)
     assert httpx.get(swapped, timeout=MEDIA_TIMEOUT).status_code == 404
@@ -160,7 +180,9 @@ def _picture_key(image: dict[str, object]) -> tuple[str, str, str]:
     return product_id, image_id, unquote(file_name)
 
 
-def test_images_dir_byte_for_byte(make_sandbox: Callable[..., SandboxServer], tmp_path: Path) -> None:
+def test_images_dir_byte_for_byte(
+    make_sandbox: Callable[..., SandboxServer], tmp_path: Path
+) -> None:
     folder = tmp_path / "pictures"
     folder.mkdir()
     files = {
@@ -181,13 +203,18 @@ def test_images_dir_byte_for_byte(make_sandbox: Callable[..., SandboxServer], tm
         response = httpx.get(_media_url(server, image), timeout=MEDIA_TIMEOUT)
         assert response.status_code == 200, image["name"]
         assert response.content == files[str(image["name"])]
-    assert httpx.get(_media_url(server, images[1]), timeout=MEDIA_TIMEOUT).headers["Content-Type"] == "image/png"
+    assert (
+        httpx.get(_media_url(server, images[1]), timeout=MEDIA_TIMEOUT).headers["Content-Type"]
+        == "image/png"
+    )
     listed = server.catalog.list_page("", 0, 1)[1][0]
     assert listed["id"] == server.catalog.well_known["images_dir"]
     assert server.catalog.list_page("", 0, 100)[0] == 251
 
 
-def test_images_dir_file_changes(make_sandbox: Callable[..., SandboxServer], tmp_path: Path) -> None:
+def test_images_dir_file_changes(
+    make_sandbox: Callable[..., SandboxServer], tmp_path: Path
+) -> None:
     (tmp_path / "one.jpg").write_bytes(b"first version")
     server = make_sandbox(images_dir=tmp_path)
     image = _images(server, "images_dir")[0]
@@ -196,7 +223,11 @@ def test_images_dir_file_changes(make_sandbox: Callable[..., SandboxServer], tmp
     import os
 
     os.utime(tmp_path / "one.jpg", (1_900_000_000, 1_900_000_000))
-    second = httpx.get(_media_url(server, image), headers={"If-None-Match": first.headers["ETag"]}, timeout=MEDIA_TIMEOUT)
+    second = httpx.get(
+        _media_url(server, image),
+        headers={"If-None-Match": first.headers["ETag"]},
+        timeout=MEDIA_TIMEOUT,
+    )
     assert second.status_code == 200
     assert second.content == b"second version, longer"
     (tmp_path / "one.jpg").unlink()
@@ -208,11 +239,15 @@ def test_many_images_reuse_pictures(make_sandbox: Callable[..., SandboxServer]) 
     images = _images(server, "many_images")
     assert len(images) == 40
     assert len({image["image"] for image in images}) == 40
-    bodies = {httpx.get(_media_url(server, image), timeout=MEDIA_TIMEOUT).content for image in images[:12]}
+    bodies = {
+        httpx.get(_media_url(server, image), timeout=MEDIA_TIMEOUT).content for image in images[:12]
+    }
     assert 2 <= len(bodies) <= 6
 
 
-def test_big_photos_cached_on_disk(make_sandbox: Callable[..., SandboxServer], tmp_path: Path) -> None:
+def test_big_photos_cached_on_disk(
+    make_sandbox: Callable[..., SandboxServer], tmp_path: Path
+) -> None:
     server = make_sandbox(big_photos=2, data_dir=tmp_path)
     images = _images(server, "big_photos")
     assert len(images) == 2

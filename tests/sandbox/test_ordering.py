@@ -1,4 +1,4 @@
-"""Both readings of ``ordering``: a stored sort key ("value") and shifting positions ("position")."""
+"""Both readings of ``ordering``: stored sort key ("value") and shifting positions ("position")."""
 
 from __future__ import annotations
 
@@ -115,14 +115,14 @@ def test_position_moves_and_shifts(
 def test_position_dense_fallback_converges(
     make_sandbox: Callable[..., SandboxServer], make_client: Callable[..., httpx.Client]
 ) -> None:
-    """Writing 0..n-1 in the wanted order, one image at a time, gives that order."""
+    """Writing 0..n-1 in the expected order, one image at a time, gives that order."""
     server = make_sandbox(ordering_semantics="position")
     client = make_client(server)
     product_id = server.catalog.well_known["ten"]
-    wanted = list(reversed(ordered_ids(client.get(product_path(product_id)).json())))
-    for place, image_id in enumerate(wanted):
+    expected = list(reversed(ordered_ids(client.get(product_path(product_id)).json())))
+    for place, image_id in enumerate(expected):
         client.patch(image_path(product_id, image_id), json={"ordering": place})
-    assert ordered_ids(client.get(product_path(product_id)).json()) == wanted
+    assert ordered_ids(client.get(product_path(product_id)).json()) == expected
 
 
 def test_position_delete_compacts(

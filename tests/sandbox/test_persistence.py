@@ -18,13 +18,17 @@ pytestmark = pytest.mark.timeout(60)
 
 def _restart(server: SandboxServer, **changes: object) -> SandboxServer:
     server.stop()
-    options = {name: getattr(server.config, name) for name in ("seed", "data_dir", "ordering_semantics")}
+    options = {
+        name: getattr(server.config, name) for name in ("seed", "data_dir", "ordering_semantics")
+    }
     options.update(changes)
     return SandboxServer(SandboxConfig(**options)).start()  # type: ignore[arg-type]
 
 
 def test_changes_survive_restart(
-    make_sandbox: Callable[..., SandboxServer], make_client: Callable[..., httpx.Client], tmp_path: Path
+    make_sandbox: Callable[..., SandboxServer],
+    make_client: Callable[..., httpx.Client],
+    tmp_path: Path,
 ) -> None:
     server = make_sandbox(seed=5, data_dir=tmp_path)
     client = make_client(server)
@@ -43,8 +47,12 @@ def test_changes_survive_restart(
     try:
         catalog = restarted.catalog
         assert _keys_only(catalog.get_product(ten), restarted) == _keys_only(expected_ten, server)
-        assert _keys_only(catalog.get_product(expected_empty["id"]), restarted) == _keys_only(expected_empty, server)
-        assert _keys_only(catalog.get_product(untouched["id"]), restarted) == _keys_only(untouched, server)
+        assert _keys_only(catalog.get_product(expected_empty["id"]), restarted) == _keys_only(
+            expected_empty, server
+        )
+        assert _keys_only(catalog.get_product(untouched["id"]), restarted) == _keys_only(
+            untouched, server
+        )
         added_image = catalog.get_product(expected_empty["id"])["images"][0]
         assert added_image["id"] == added
         assert httpx.get(restarted.media_url + added_image["image"], timeout=30).status_code == 200
@@ -55,13 +63,16 @@ def test_changes_survive_restart(
 def _keys_only(product: dict[str, object], server: SandboxServer) -> dict[str, object]:
     """Return the product with absolute media URLs cut to storage keys, since ports change."""
     images = [
-        {**image, "image": image["image"].removeprefix(server.media_url)} for image in product["images"]
+        {**image, "image": image["image"].removeprefix(server.media_url)}
+        for image in product["images"]
     ]
     return {**product, "images": images}
 
 
 def test_rejected_patch_not_saved(
-    make_sandbox: Callable[..., SandboxServer], make_client: Callable[..., httpx.Client], tmp_path: Path
+    make_sandbox: Callable[..., SandboxServer],
+    make_client: Callable[..., httpx.Client],
+    tmp_path: Path,
 ) -> None:
     server = make_sandbox(data_dir=tmp_path)
     client = make_client(server)
@@ -72,7 +83,9 @@ def test_rejected_patch_not_saved(
 
 
 def test_state_file_written_atomically(
-    make_sandbox: Callable[..., SandboxServer], make_client: Callable[..., httpx.Client], tmp_path: Path
+    make_sandbox: Callable[..., SandboxServer],
+    make_client: Callable[..., httpx.Client],
+    tmp_path: Path,
 ) -> None:
     server = make_sandbox(data_dir=tmp_path)
     client = make_client(server)
@@ -85,7 +98,9 @@ def test_state_file_written_atomically(
     assert [path.name for path in tmp_path.iterdir()] == [STATE_FILE_NAME]
 
 
-def test_position_state_survives_restart(make_sandbox: Callable[..., SandboxServer], tmp_path: Path) -> None:
+def test_position_state_survives_restart(
+    make_sandbox: Callable[..., SandboxServer], tmp_path: Path
+) -> None:
     server = make_sandbox(data_dir=tmp_path, ordering_semantics="position")
     ten = server.catalog.well_known["ten"]
     before = ordered_ids(server.catalog.get_product(ten))
@@ -98,13 +113,22 @@ def test_position_state_survives_restart(make_sandbox: Callable[..., SandboxServ
         restarted.stop()
 
 
-def test_other_seed_ignores_state(make_sandbox: Callable[..., SandboxServer], tmp_path: Path) -> None:
+def test_other_seed_ignores_state(
+    make_sandbox: Callable[..., SandboxServer], tmp_path: Path
+) -> None:
     server = make_sandbox(seed=1, data_dir=tmp_path)
     ten = server.catalog.well_known["ten"]
-    server.catalog.set_image_fields(ten, server.catalog.get_product(ten)["images"][0]["id"], name="Seed one")
+    server.catalog.set_image_fields(
+        ten, server.catalog.get_product(ten)["images"][0]["id"], name="Seed one"
+    )
     restarted = _restart(server, seed=2)
     try:
-        names = [image["name"] for image in restarted.catalog.get_product(restarted.catalog.well_known["ten"])["images"]]
+        names = [
+            image["name"]
+            for image in restarted.catalog.get_product(restarted.catalog.well_known["ten"])[
+                "images"
+            ]
+        ]
         assert "Seed one" not in names
     finally:
         restarted.stop()

@@ -38,15 +38,15 @@ def _write_config(path: Path, server: SandboxServer) -> None:
         f"""
 [[operations]]
 include-operation-id = "getProduct"
-parameters = {{ pk = "{ten['id']}" }}
+parameters = {{ pk = "{ten["id"]}" }}
 
 [[operations]]
 include-operation-id = "updateProductImage"
-parameters = {{ product_pk = "{ten['id']}", pk = "{ten['images'][0]['id']}" }}
+parameters = {{ product_pk = "{ten["id"]}", pk = "{ten["images"][0]["id"]}" }}
 
 [[operations]]
 include-operation-id = "deleteProductImage"
-parameters = {{ product_pk = "{sixty['id']}", pk = "{sixty['images'][5]['id']}" }}
+parameters = {{ product_pk = "{sixty["id"]}", pk = "{sixty["images"][5]["id"]}" }}
 
 [phases.coverage]
 unexpected-methods = []
@@ -71,16 +71,25 @@ def test_sandbox_conforms_to_openapi(tmp_path: Path) -> None:
         _write_config(config_path, server)
         command = [
             *_schemathesis_command(),
-            "--config-file", str(config_path),
-            "run", str(schema_url),
+            "--config-file",
+            str(config_path),
+            "run",
+            str(schema_url),
             # The schema's first servers are Kelviq's real hosts: always aim at the sandbox.
-            "--url", server.api_url,
-            "--header", f"Authorization: Bearer {server.api_key}",
-            "--include-operation-id-regex", OPERATIONS,
-            "--max-examples", "30",
-            "--checks", CHECKS,
-            "--seed", "1",
-            "--request-timeout", "10",
+            "--url",
+            server.api_url,
+            "--header",
+            f"Authorization: Bearer {server.api_key}",
+            "--include-operation-id-regex",
+            OPERATIONS,
+            "--max-examples",
+            "30",
+            "--checks",
+            CHECKS,
+            "--seed",
+            "1",
+            "--request-timeout",
+            "10",
         ]
         result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=100)
         requests_seen = len([entry for entry in server.request_log if entry["port"] == "api"])
