@@ -50,7 +50,7 @@ def openapi_text() -> str:
 
 
 class ApiRequestHandler(SandboxRequestHandler):
-    """Routes API, OpenAPI and control requests; see the module docstring for the paths."""
+    """Request handler of the API port: ``/api/v1/...``, ``/openapi.yaml`` and ``/_sandbox/...``."""
 
     port_label = "api"
 
@@ -98,10 +98,13 @@ class ApiRequestHandler(SandboxRequestHandler):
     # --- catalog API -------------------------------------------------------------------
 
     def _serve_api(self, path: str, body: bytes) -> None:
+        """Apply latency, faults, rate limit, auth and random failures, then route the request."""
         sandbox = self.sandbox
         config = sandbox.config
         if config.latency_ms:
             time.sleep(config.latency_ms / 1000)
+
+        # Injected faults come first, so a test gets the fault it asked for whatever else applies.
         fault = sandbox.faults.take(self.path, self.command)
         if (
             fault is not None
@@ -109,6 +112,7 @@ class ApiRequestHandler(SandboxRequestHandler):
             and self._apply_early_fault(fault, body)
         ):
             return
+
         if not sandbox.rate_limiter.allow():
             headers = {"Retry-After": "1"} if config.retry_after else {}
             self._finish(ApiResponse(429, {"detail": THROTTLED_DETAIL}, headers), body)
@@ -116,6 +120,8 @@ class ApiRequestHandler(SandboxRequestHandler):
         if not self._authorized():
             self._finish(self._unauthorized(), body)
             return
+
+        # A random failure hits before or, for a PATCH or DELETE, after the change is applied.
         failure = sandbox.random_failures.draw(self.command)
         if (
             failure is not None
@@ -133,6 +139,7 @@ class ApiRequestHandler(SandboxRequestHandler):
             )
             self._apply_random_failure(failure, body)
             return
+
         if fault is not None and fault.damages_response:
             response = damage_response(response, fault.kind, self._foreign_next_url())
         self._finish(response, body)
