@@ -55,7 +55,7 @@ class Role(IntEnum):
 
 
 class ThumbnailState(IntEnum):
-    """Where an item's thumbnail is: still loading, shown, or replaced by a broken placeholder."""
+    """Thumbnail state of an item: still loading, shown, or replaced by a broken-image placeholder."""
 
     Pending = 0
     Loaded = 1
@@ -193,7 +193,7 @@ class GalleryModel(QAbstractListModel):
             return self._own_images.get(url)
         image = self._loader.cached(url)
         if image is None:
-            # The loader's memory cache dropped it; ask again, its disk cache answers fast.
+            # The loader's memory cache evicted it, so request it again from its fast disk cache.
             self._loader.request(url, priority=len(self._order))
         return image
 

@@ -340,9 +340,11 @@ class GalleryView(QListView):
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            steps = 1 if event.angleDelta().y() > 0 else -1 if event.angleDelta().y() < 0 else 0
-            if steps:
-                self.zoom_requested.emit(steps)
+            delta = event.angleDelta().y()
+            if delta > 0:
+                self.zoom_requested.emit(1)
+            elif delta < 0:
+                self.zoom_requested.emit(-1)
             event.accept()
             return
         super().wheelEvent(event)

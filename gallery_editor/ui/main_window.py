@@ -261,10 +261,12 @@ class MainWindow(QMainWindow):
         font = self._message_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.25)
         self._message_label.setFont(font)
+
         self._retry_button = QPushButton(icon("reload"), "&Retry")
         self._retry_button.setAccessibleName("Retry loading the product")
         self._retry_button.clicked.connect(self._retry_load)
         self._retry_button.hide()
+
         message_page = QWidget()
         column = QVBoxLayout(message_page)
         column.addStretch(1)
@@ -276,9 +278,11 @@ class MainWindow(QMainWindow):
         column.addLayout(row)
         column.addStretch(1)
         self._message_page = message_page
+
         self._pages = QStackedWidget()
         self._pages.addWidget(message_page)
         self._pages.addWidget(self._view)
+
         self._splitter = QSplitter(Qt.Orientation.Horizontal)
         self._splitter.addWidget(self._picker)
         self._splitter.addWidget(self._pages)
@@ -294,6 +298,7 @@ class MainWindow(QMainWindow):
         redo.setShortcut(QKeySequence(QKeySequence.StandardKey.Redo))
         redo.setIcon(icon("redo"))
         actions = {"undo": undo, "redo": redo}
+
         window_actions = [
             ("open", "&Open Product…", "open", "Ctrl+O", "Search for a product to open", self._picker.focus_search),
             ("quit", "&Quit", None, QKeySequence.StandardKey.Quit, "Close the window", self.close),
@@ -320,6 +325,7 @@ class MainWindow(QMainWindow):
             ("move_last", "Move to En&d", "move-last", "Ctrl+End", "Move the selection to the end",
              lambda: self._move_selection_to("end")),
         ]
+
         for name, text, icon_name, shortcut, tip, slot in window_actions:
             actions[name] = self._make_action(text, icon_name, shortcut, tip, slot)
         for name, text, icon_name, shortcut, tip, slot in gallery_actions:
@@ -343,8 +349,9 @@ class MainWindow(QMainWindow):
             action.setIcon(icon(icon_name))
         sequence = QKeySequence(shortcut)
         action.setShortcut(sequence)
-        shown = sequence.toString(QKeySequence.SequenceFormat.NativeText)
-        action.setToolTip(f"{text.replace('&', '').rstrip('…')} ({shown})" if shown else text.replace("&", ""))
+        label = text.replace("&", "").rstrip("…")
+        shortcut_text = sequence.toString(QKeySequence.SequenceFormat.NativeText)
+        action.setToolTip(f"{label} ({shortcut_text})" if shortcut_text else label)
         action.setStatusTip(tip)
         action.triggered.connect(slot)
         return action
@@ -545,7 +552,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{session.product.name}[*] — {APP_NAME}")
         self.setWindowModified(gallery.is_modified())
         count = len(gallery.changed_image_ids())
-        self._changes_label.setText("" if count == 0 else f"{count} image{'' if count == 1 else 's'} changed")
+        if count == 0:
+            self._changes_label.setText("")
+        else:
+            noun = "image" if count == 1 else "images"
+            self._changes_label.setText(f"{count} {noun} changed")
 
     def _update_action_states(self) -> None:
         has_gallery = self._current_session() is not None and self._model.rowCount() > 0
@@ -659,7 +670,11 @@ class MainWindow(QMainWindow):
         if pending:
             self._activity_label.setText(f"Loading thumbnails: {loaded + broken} of {total}")
             return
-        self._activity_label.setText(f"{broken} image{'' if broken == 1 else 's'} could not be shown" if broken else "")
+        if broken:
+            noun = "image" if broken == 1 else "images"
+            self._activity_label.setText(f"{broken} {noun} could not be shown")
+        else:
+            self._activity_label.setText("")
         if self._awaiting_settle:
             self._awaiting_settle = False
             self.thumbnails_settled.emit()

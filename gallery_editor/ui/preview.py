@@ -22,7 +22,7 @@ MAX_PREVIEW_EDGE = 1600
 
 
 class PreviewError(Exception):
-    """The full image could not be fetched or decoded; the message says why."""
+    """Fetching or decoding the full image failed; the message gives the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ def _download(url: str) -> bytes:
         with httpx.Client(timeout=PREVIEW_TIMEOUT, follow_redirects=False) as http:
             with http.stream("GET", url) as response:
                 if response.status_code != 200:
-                    raise PreviewError(f"The image server answered HTTP {response.status_code} for {url}.")
+                    raise PreviewError(f"The image server returned HTTP {response.status_code} for {url}.")
                 for chunk in response.iter_bytes():
                     received += len(chunk)
                     if received > MAX_PREVIEW_BYTES:

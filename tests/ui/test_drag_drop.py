@@ -67,7 +67,7 @@ def test_model_drop_cases(
     mime = model.mimeData([model.index_of(image_id) for image_id in ids_at(server_order, selected)])
     row = destination_row(target, len(server_order))
     assert model.canDropMimeData(mime, Qt.DropAction.MoveAction, row, 0, QModelIndex())
-    # False tells Qt's views not to remove source rows: the move went through the undo stack.
+    # Returning False keeps Qt's views from removing source rows, because the undo stack moved them.
     assert model.dropMimeData(mime, Qt.DropAction.MoveAction, row, 0, QModelIndex()) is False
     assert list(gallery.order) == ids_at(server_order, expected)
 

@@ -102,12 +102,12 @@ def test_unsaved_marker_and_counter_follow_undo(
     gallery = window.current_gallery()
     assert gallery is not None
     server = gallery.order
-    shown = [image_id for image_id in server[5:] if gallery.fields(image_id).enabled][:2]
-    assert len(shown) == 2
+    enabled_ids = [image_id for image_id in server[5:] if gallery.fields(image_id).enabled][:2]
+    assert len(enabled_ids) == 2
     steps = [
         (lambda: window.move_images(ids_at(server, [1]), 10), "1 image changed"),
         (lambda: window.rename_image(server[4], "Front view"), "2 images changed"),
-        (lambda: window.set_enabled(shown, False), "4 images changed"),
+        (lambda: window.set_enabled(enabled_ids, False), "4 images changed"),
     ]
     for action, expected in steps:
         action()

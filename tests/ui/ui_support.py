@@ -17,12 +17,22 @@ BUTTONS = Qt.MouseButton.LeftButton
 MODIFIERS = Qt.KeyboardModifier.NoModifier
 
 
+def make_drag_event(
+    kind: type[QDragEnterEvent] | type[QDragMoveEvent], point: QPoint, mime: QMimeData
+) -> QDragMoveEvent:
+    """Build a drag event at `point`: PySide6 6.12 takes a QPointF, and older releases a QPoint."""
+    try:
+        return kind(QPointF(point), DRAG_ACTIONS, mime, BUTTONS, MODIFIERS)
+    except TypeError:
+        return kind(point, DRAG_ACTIONS, mime, BUTTONS, MODIFIERS)
+
+
 def send_drag_move(view: GalleryView, mime: QMimeData, point: QPoint) -> bool:
     """Deliver DragEnter and DragMove at `point` (viewport coordinates); True if accepted."""
     viewport = view.viewport()
-    enter = QDragEnterEvent(QPointF(point), DRAG_ACTIONS, mime, BUTTONS, MODIFIERS)
+    enter = make_drag_event(QDragEnterEvent, point, mime)
     QApplication.sendEvent(viewport, enter)
-    move = QDragMoveEvent(QPointF(point), DRAG_ACTIONS, mime, BUTTONS, MODIFIERS)
+    move = make_drag_event(QDragMoveEvent, point, mime)
     QApplication.sendEvent(viewport, move)
     return move.isAccepted()
 
