@@ -24,7 +24,7 @@ def sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def client(sandbox: SandboxServer) -> Iterator[KelviqClient]:
-    # No retries, so a fault injected for one request is what the window sees.
+    # No retries, so a fault injected for one request reaches the window as the load error.
     with KelviqClient(
         sandbox.api_url, sandbox.api_key, media_url=sandbox.media_url, retry=RetryPolicy(attempts=1)
     ) as api_client:
