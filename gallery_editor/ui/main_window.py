@@ -89,6 +89,8 @@ class MainWindow(QMainWindow):
         self._connect_signals()
         self._restore_settings()
         self._update_window_state()
+        if context.notices:
+            self.statusBar().showMessage("  ".join(context.notices), 4 * MESSAGE_MS)
         self._picker.search_now()
 
     # -- public interface --------------------------------------------------------------
