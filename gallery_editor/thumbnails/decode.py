@@ -83,7 +83,8 @@ def decode_thumbnail(
     # warnings. They are recorded here so none escapes as an error in a caller
     # that turns warnings into errors; the pixel limit below replaces Pillow's
     # DecompressionBombWarning. catch_warnings() changes process-wide state, so this
-    # function is meant to run in a single-threaded decode worker process.
+    # function is meant to run in a single-threaded decode worker process, and the
+    # loader therefore decodes every file in its worker processes, never in threads.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -30,9 +30,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_CACHE_BYTES = 128 * 2**20
 _SHUTDOWN_JOIN_SECONDS = 3.0
-# GUI-thread time one delivery call may take; a frame at 60 Hz lasts 16 ms.
+# GUI-thread time one delivery call may take, well inside a 16 ms frame at 60 Hz.
 _DELIVERY_SLICE_SECONDS = 0.006
-# Decode priority of a visible tile; above any priority the UI passes.
+# Added to the decode priority of a visible tile, so it ranks above any priority the UI passes.
 _VISIBLE_BOOST = 2**30
 
 
@@ -43,7 +43,7 @@ class _Kind(Enum):
 
 @dataclass(eq=False)
 class _Task:
-    """One unit of background work for a URL; identity matters, not value."""
+    """One unit of background work for a URL. Tasks compare by identity."""
 
     url: str
     kind: _Kind
@@ -124,7 +124,7 @@ class ThumbnailLoader(QObject):
     # Public interface (GUI thread)
 
     def request(self, url: str, priority: int = 0) -> None:
-        """Queue ``url``; a duplicate keeps one request with the higher priority."""
+        """Queue ``url``. Duplicates merge into one request with the higher priority."""
         image = self._memory.get(url)
         with self._lock:
             if self._closed:
@@ -151,7 +151,7 @@ class ThumbnailLoader(QObject):
                     self._push(task)
 
     def cancel_pending(self) -> None:
-        """Drop all queued work, for example on a product switch; running work is not reported."""
+        """Drop all queued work, for example on a product switch. Work already running is not reported."""
         with self._lock:
             self._generation += 1
             self._heap.clear()
@@ -165,7 +165,11 @@ class ThumbnailLoader(QObject):
         return self._memory.get(url)
 
     def shutdown(self) -> None:
-        """Stop the I/O threads and decode workers; waits a few seconds at most for running downloads."""
+        """Stop the I/O threads and decode workers, waiting a few seconds at most.
+
+        NOTE: a download still running after that wait is left to its daemon
+        thread, which ends at the download deadline or when the process exits.
+        """
         with self._lock:
             if self._closed:
                 return
@@ -183,7 +187,7 @@ class ThumbnailLoader(QObject):
                 self._disk = None
         logger.info("Thumbnail loader stopped")
 
-    # Queue bookkeeping (caller holds self._lock)
+    # Queue bookkeeping: the caller holds self._lock.
 
     def _new_task(self, url: str, kind: _Kind, priority: int) -> _Task:
         return _Task(url, kind, priority, self._generation, next(self._sequence))
@@ -214,7 +218,7 @@ class ThumbnailLoader(QObject):
         self._lock.notify()
 
     def _pop_task(self) -> _Task | None:
-        """Wait for the best current task; heap entries made stale by reprioritising are skipped."""
+        """Wait for the best current task, skipping heap entries that reprioritising made stale."""
         with self._lock:
             while True:
                 if self._closed:
