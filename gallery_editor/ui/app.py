@@ -107,7 +107,8 @@ def run_app(
         sandbox=sandbox,
         notices=[notice for notice in notices if notice],
     )
-    window = MainWindow(context)
+    # A screenshot run must never wait on a dialog, so only banners and the status bar speak.
+    window = MainWindow(context, dialogs_allowed=not args.screenshot)
     geometry = parse_geometry(args.window_geometry)
     if geometry is not None:
         window.setGeometry(geometry)
@@ -118,6 +119,7 @@ def run_app(
 
     screenshot = ScreenshotRun(window, args.screenshot) if args.screenshot else None
     window.show()
+    window.after_show()
     if context.initial_product_id:
         window.open_product(context.initial_product_id)
     elif screenshot is not None:
@@ -125,6 +127,8 @@ def run_app(
     code = app.exec()
     if screenshot is not None:
         code = screenshot.exit_code
+    # Quitting without closing the window (the test control, a signal) still flushes the journal.
+    window.shutdown()
     window.deleteLater()
     return code
 

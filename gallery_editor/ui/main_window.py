@@ -1,15 +1,22 @@
-"""The main window: product picker, gallery view, undoable edits, zoom, preview and status."""
+"""The main window: product picker, gallery view, undoable edits, review, saving and status.
+
+Saving lives in `save_flow.py` and the journal, recovery, offline copies and closing with
+unsaved edits in `session_flow.py`; this file builds the window and keeps one
+`ProductSession` per opened product.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import (
+    QDockWidget,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -23,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gallery_editor.domain.conflicts import ServerUpdate
 from gallery_editor.domain.gallery import Edit, Gallery, GalleryEvent, InvalidEdit, InvalidName
 from gallery_editor.domain.models import Product, ProductImage
 from gallery_editor.ui.commands import EditCommand
@@ -32,6 +40,9 @@ from gallery_editor.ui.gallery_view import GalleryView
 from gallery_editor.ui.icons import icon
 from gallery_editor.ui.preview import PreviewDialog
 from gallery_editor.ui.product_picker import ProductPicker
+from gallery_editor.ui.review_dock import ReviewDock
+from gallery_editor.ui.save_flow import SaveFlow
+from gallery_editor.ui.session_flow import SessionFlow, rebase_gallery
 from gallery_editor.ui.workers import JobRunner
 
 if TYPE_CHECKING:
@@ -42,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 APP_NAME = "Gallery Editor"
 ZOOM_STEP = 32
+REVIEW_DOCK_WIDTH = 220
 MESSAGE_MS = 8000
 EMPTY_PRODUCT_TEXT = "This product has no images."
 PICK_PRODUCT_TEXT = "Choose a product on the left (Ctrl+O) to arrange its gallery."
@@ -54,6 +66,12 @@ class ProductSession:
     product: Product
     gallery: Gallery
     stack: QUndoStack
+    # When the session was opened from the journal's offline copy: when that copy was fetched.
+    offline_since: datetime | None = None
+    # Fields changed on the server that the last save or reload took over, for the review dock.
+    server_updates: list[ServerUpdate] = field(default_factory=list)
+    # Image id to the server's message, for changes the last save could not make.
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 class MainWindow(QMainWindow):
@@ -64,9 +82,14 @@ class MainWindow(QMainWindow):
     thumbnails_settled = Signal()
     gallery_edited = Signal(str)
 
-    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, context: AppContext, parent: QWidget | None = None, *, dialogs_allowed: bool = True
+    ) -> None:
         super().__init__(parent)
         self.context = context
+        # False in --screenshot mode: no dialog may appear, only banners and the status bar.
+        self.dialogs_allowed = dialogs_allowed
+        self.last_status_text = ""
         self.last_load_error: BaseException | None = None
         self.last_edit_error: str | None = None
         self._settings = QSettings(str(context.settings_path), QSettings.Format.IniFormat)
@@ -85,6 +108,9 @@ class MainWindow(QMainWindow):
         self._delegate = GalleryDelegate(self)
         self._view = GalleryView(self)
         self._picker = ProductPicker(context.client, self)
+        self._review_dock = ReviewDock(self)
+        self._session_flow = SessionFlow(self)
+        self._save_flow = SaveFlow(self, self._settings)
         self._build_ui()
         self._connect_signals()
         self._restore_settings()
@@ -93,16 +119,60 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("  ".join(context.notices), 4 * MESSAGE_MS)
         self._picker.search_now()
 
+    def after_show(self) -> None:
+        """Start probing the server and offer the products with unsaved changes (call once shown)."""
+        self._session_flow.after_show()
+
     # -- public interface --------------------------------------------------------------
 
     def open_product(self, product_id: str) -> None:
-        """Show a product: at once if it was opened before, else after loading it in the background."""
+        """Show a product: at once if it was opened before, else after loading it in the background.
+
+        The product shown before keeps its undo stack and its unsaved changes, which stay
+        in the journal; the status bar says so.
+        """
+        self._note_kept_changes(product_id)
         session = self._sessions.get(product_id)
         if session is not None:
             self._activate(session)
             self.product_loaded.emit(product_id)
             return
         self._start_loading(product_id)
+
+    def session(self, product_id: str | None) -> ProductSession | None:
+        return self._sessions.get(product_id) if product_id is not None else None
+
+    def current_session(self) -> ProductSession | None:
+        return self._current_session()
+
+    def session_ids(self) -> list[str]:
+        return list(self._sessions)
+
+    def modified_session_ids(self) -> list[str]:
+        """Return the opened products with changes not saved to the server."""
+        return [pid for pid, session in self._sessions.items() if session.gallery.is_modified()]
+
+    def product_name(self, product_id: str) -> str:
+        session = self._sessions.get(product_id)
+        return session.product.name if session is not None else product_id
+
+    def review_dock(self) -> ReviewDock:
+        return self._review_dock
+
+    def save_flow(self) -> SaveFlow:
+        return self._save_flow
+
+    def session_flow(self) -> SessionFlow:
+        return self._session_flow
+
+    def save(self) -> str:
+        """Save the current product; returns ``started``, ``waiting`` or why it did not start."""
+        return self._save_flow.save()
+
+    def show_status(self, text: str, *, persistent: bool = False) -> None:
+        """Show a status-bar message; a persistent one stays until the next message."""
+        self.last_status_text = text
+        self.statusBar().showMessage(text, 0 if persistent else MESSAGE_MS)
 
     def current_gallery(self) -> Gallery | None:
         session = self._current_session()
@@ -227,6 +297,10 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self._save_settings()
+        self._save_flow.shutdown()
+        # The keeper disconnects its own slots from the stacks, so it closes before the
+        # window drops every remaining connection below.
+        self._session_flow.shutdown()
         for session in self._sessions.values():
             # Stacks emit indexChanged while Qt destroys them, after this wrapper is gone.
             session.stack.indexChanged.disconnect()
@@ -248,6 +322,7 @@ class MainWindow(QMainWindow):
         self._view.setItemDelegate(self._delegate)
         self._view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self._build_central()
+        self._build_review_dock()
         self._actions = self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -290,7 +365,27 @@ class MainWindow(QMainWindow):
         self._splitter.addWidget(self._pages)
         self._splitter.setStretchFactor(1, 1)
         self._splitter.setSizes([260, 740])
-        self.setCentralWidget(self._splitter)
+
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(2)
+        central_layout.addWidget(self._session_flow.pending_banner)
+        central_layout.addWidget(self._session_flow.offline_banner)
+        central_layout.addWidget(self._splitter, 1)
+        self.setCentralWidget(central)
+
+    def _build_review_dock(self) -> None:
+        self._review_dock.setAllowedAreas(
+            Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self._review_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetMovable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self._review_dock)
+        # Narrow at first, so the gallery keeps most of the width; the user can widen it.
+        self.resizeDocks([self._review_dock], [REVIEW_DOCK_WIDTH], Qt.Orientation.Horizontal)
 
     def _build_actions(self) -> dict[str, QAction]:
         undo = self._undo_group.createUndoAction(self, "&Undo")
@@ -299,7 +394,17 @@ class MainWindow(QMainWindow):
         redo = self._undo_group.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence(QKeySequence.StandardKey.Redo))
         redo.setIcon(icon("redo"))
-        actions = {"undo": undo, "redo": redo}
+        review = self._review_dock.toggleViewAction()
+        review.setText("&Review Changes")
+        review.setShortcut(QKeySequence("Ctrl+R"))
+        review.setStatusTip("Show or hide the list of pending changes")
+        actions = {
+            "undo": undo,
+            "redo": redo,
+            "save": self._save_flow.save_action,
+            "save_as_you_go": self._save_flow.as_you_go_action,
+            "review": review,
+        }
 
         window_actions = [
             ("open", "&Open Product…", "open", "Ctrl+O", "Search for a product to open", self._picker.focus_search),
@@ -372,10 +477,10 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         menus = {
-            "&File": ["open", None, "quit"],
+            "&File": ["open", None, "save", "save_as_you_go", None, "quit"],
             "&Edit": ["undo", "redo", None, "rename", "star", "toggle_enabled"],
             "&Arrange": ["move_earlier", "move_later", "move_first", "move_last"],
-            "&View": ["preview", None, "zoom_in", "zoom_out"],
+            "&View": ["review", None, "preview", None, "zoom_in", "zoom_out"],
         }
         for title, names in menus.items():
             menu: QMenu = self.menuBar().addMenu(title)
@@ -388,7 +493,7 @@ class MainWindow(QMainWindow):
     def _build_toolbar(self) -> None:
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
-        for name in ("undo", "redo", None, "move_first", "move_earlier", "move_later", "move_last",
+        for name in ("save", None, "undo", "redo", None, "move_first", "move_earlier", "move_later", "move_last",
                      None, "star", "toggle_enabled", "preview", None):
             if name is None:
                 toolbar.addSeparator()
@@ -411,6 +516,9 @@ class MainWindow(QMainWindow):
         self._changes_label = QLabel()
         self._changes_label.setAccessibleName("Unsaved changes")
         self.statusBar().addWidget(self._activity_label, 1)
+        self.statusBar().addPermanentWidget(self._session_flow.journal_label)
+        self.statusBar().addPermanentWidget(self._save_flow.progress_bar)
+        self.statusBar().addPermanentWidget(self._save_flow.cancel_button)
         self.statusBar().addPermanentWidget(self._changes_label)
 
     def _connect_signals(self) -> None:
@@ -426,6 +534,9 @@ class MainWindow(QMainWindow):
         self._view.selectionModel().selectionChanged.connect(self._update_action_states)
         self._view.selectionModel().currentChanged.connect(self._update_action_states)
         self._zoom_slider.valueChanged.connect(self._apply_zoom)
+        self.gallery_edited.connect(self._save_flow.on_edited)
+        self.gallery_edited.connect(self._session_flow.schedule_indicator_update)
+        self._review_dock.refreshed.connect(self._save_flow.decorate_review)
         if self._loader is not None:
             self._loader.loading_changed.connect(self._on_thumbnail_counts)
             self._loader.thumbnail_ready.connect(self._model.on_thumbnail_ready)
@@ -438,6 +549,7 @@ class MainWindow(QMainWindow):
         self._load_generation += 1
         generation = self._load_generation
         self._loading_id = product_id
+        self._session_flow.set_probe_product(product_id)
         self._activity_label.setText("Loading product…")
         self._show_message("Loading product…")
         client = self.context.client
@@ -457,6 +569,7 @@ class MainWindow(QMainWindow):
         if generation != self._load_generation:
             return  # the user opened something else meanwhile
         self._loading_id = None
+        self._session_flow.product_fetched(product)
         session = self._sessions.get(product.id)
         if session is None:
             session = self._new_session(product)
@@ -468,6 +581,28 @@ class MainWindow(QMainWindow):
         if generation != self._load_generation:
             return
         self.last_load_error = error
+
+        def on_copy(copy: tuple[Product, datetime] | None) -> None:
+            if generation != self._load_generation:
+                return
+            if copy is None:
+                self._show_load_failure(product_id, error)
+            else:
+                self._open_offline_copy(*copy)
+
+        if not self._session_flow.open_offline(product_id, error, on_copy):
+            self._show_load_failure(product_id, error)
+
+    def _open_offline_copy(self, product: Product, fetched_at: datetime) -> None:
+        self._loading_id = None
+        session = self._sessions.get(product.id)
+        if session is None:
+            session = self._new_session(product, offline_since=fetched_at)
+        self._activate(session)
+        logger.info("Opened the offline copy of product %s from %s", product.id, fetched_at)
+        self.product_loaded.emit(product.id)
+
+    def _show_load_failure(self, product_id: str, error: BaseException) -> None:
         reason = getattr(error, "message", None) or str(error) or type(error).__name__
         logger.warning("Loading product %s failed: %s", product_id, reason)
         message = f"Could not load product {product_id}: {reason}"
@@ -479,15 +614,97 @@ class MainWindow(QMainWindow):
         if self._loading_id is not None:
             self._start_loading(self._loading_id)
 
-    def _new_session(self, product: Product) -> ProductSession:
-        gallery = Gallery(product)
-        stack = QUndoStack(self._undo_group)
-        session = ProductSession(product, gallery, stack)
+    def _new_session(self, product: Product, *, offline_since: datetime | None = None) -> ProductSession:
+        """Open a product: its journaled session when there is one, else a fresh gallery."""
+        restored = self._session_flow.restore(product, self._undo_group)
+        if restored is None:
+            session = ProductSession(product, Gallery(product), QUndoStack(self._undo_group))
+        else:
+            gallery, stack, rebase = restored
+            session = ProductSession(product, gallery, stack)
+            if rebase is not None:
+                session.server_updates = rebase.server_updates
+                self._describe_restore(session, rebase.applied, len(rebase.merge.conflicts))
+        session.offline_since = offline_since
         product_id = product.id
-        stack.indexChanged.connect(lambda _index: self._on_stack_changed(product_id))
-        gallery.subscribe(lambda event: self._on_gallery_event(product_id, event))
+        session.stack.indexChanged.connect(lambda _index: self._on_stack_changed(product_id))
+        session.gallery.subscribe(lambda event: self._on_gallery_event(product_id, event))
         self._sessions[product_id] = session
+        # The keeper connects last, so the window's slots have run when it captures a change.
+        self._session_flow.track(session)
         return session
+
+    def _describe_restore(self, session: ProductSession, applied: bool, conflicts: int) -> None:
+        name = session.product.name
+        if not applied:
+            self.show_status(
+                f"Restored the unsaved changes to {name}. {conflicts} of them conflict with "
+                "changes made on the server meanwhile; you choose which to keep when you save.",
+                persistent=True,
+            )
+        elif session.server_updates:
+            self.show_status(
+                f"Restored the unsaved changes to {name} and took over the changes made on "
+                "the server meanwhile (listed in Review Changes).",
+                persistent=True,
+            )
+        else:
+            self.show_status(f"Restored the unsaved changes to {name}.")
+
+    def on_session_rebased(self, session: ProductSession) -> None:
+        """Refresh what shows a session after a save or reload moved it onto a new snapshot."""
+        session.offline_since = None
+        if session is self._current_session():
+            self._review_dock.set_gallery(session.gallery, session.stack, self._model.thumbnail_for)
+            self._review_dock.set_server_updates(session.server_updates)
+            self._session_flow.update_offline_banner()
+        self._update_window_state()
+
+    def on_online_changed(self, online: bool) -> None:
+        """Enable saving again and refresh offline copies once the server answers."""
+        self._save_flow.update_actions()
+        if not online:
+            return
+        self._save_flow.resume_waiting()
+        for session in list(self._sessions.values()):
+            if session.offline_since is not None:
+                self._refresh_offline_session(session.product.id)
+
+    def _refresh_offline_session(self, product_id: str) -> None:
+        client = self.context.client
+        self._runner.start(
+            lambda: client.get_product(product_id),
+            self._on_offline_session_refreshed,
+            lambda error: logger.info("Refreshing product %s failed: %s", product_id, error),
+            name=f"refresh product {product_id}",
+        )
+
+    def _on_offline_session_refreshed(self, product: Product) -> None:
+        session = self._sessions.get(product.id)
+        if session is None or session.offline_since is None or self._save_flow.is_running():
+            # A save reads the server state itself and moves the session onto it.
+            return
+        self._session_flow.product_fetched(product)
+        if session.gallery.snapshot != product:
+            rebase = rebase_gallery(
+                session.gallery,
+                session.stack,
+                session.gallery.snapshot,
+                product,
+                own_writes=self._session_flow.own_writes(product.id),
+            )
+            session.server_updates = rebase.server_updates
+        session.product = product
+        self.on_session_rebased(session)
+
+    def _note_kept_changes(self, next_product_id: str) -> None:
+        session = self._current_session()
+        if session is None or session.product.id == next_product_id or not session.gallery.is_modified():
+            return
+        self.show_status(
+            f"The unsaved changes to {session.product.name} are kept with their undo history; "
+            "open it again to save them."
+        )
 
     def _activate(self, session: ProductSession) -> None:
         if self._loader is not None:
@@ -497,6 +714,12 @@ class MainWindow(QMainWindow):
         self._current_id = session.product.id
         self._undo_group.setActiveStack(session.stack)
         self._model.set_gallery(session.gallery, self._resolve_url)
+        self._review_dock.set_gallery(session.gallery, session.stack, self._model.thumbnail_for)
+        if session.server_updates:
+            self._review_dock.set_server_updates(session.server_updates)
+        self._session_flow.update_offline_banner()
+        self._session_flow.update_journal_indicator()
+        self._save_flow.update_actions()
         if len(session.gallery) == 0:
             self._show_message(EMPTY_PRODUCT_TEXT)
         else:
@@ -516,6 +739,8 @@ class MainWindow(QMainWindow):
         self._awaiting_settle = False
         self._undo_group.setActiveStack(None)
         self._model.set_gallery(None)
+        self._review_dock.set_gallery(None, None)
+        self._save_flow.update_actions()
         self._update_window_state()
         self._update_action_states()
 
@@ -672,6 +897,8 @@ class MainWindow(QMainWindow):
         if pending:
             self._activity_label.setText(f"Loading thumbnails: {loaded + broken} of {total}")
             return
+        # The review dock's order strip draws the thumbnails that have arrived meanwhile.
+        self._review_dock.schedule_refresh()
         if broken:
             noun = "image" if broken == 1 else "images"
             self._activity_label.setText(f"{broken} {noun} could not be shown")
@@ -717,5 +944,7 @@ class MainWindow(QMainWindow):
         self._settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._shut_down and not self._session_flow.handle_close(event):
+            return
         self.shutdown()
         super().closeEvent(event)

@@ -4,6 +4,10 @@ Started by the hidden ``--test-control`` option. A `QSocketNotifier` on file des
 reads on the GUI thread, so no other thread touches a widget. Each line is one command
 such as ``{"op": "state"}``; each reply is one line ``{"ok": true, ...}`` or
 ``{"ok": false, "error": "..."}``, flushed at once.
+
+An op may reply later (``open`` and ``wait_idle`` wait for the window): its handler
+returns a `PendingReply`, and later command lines wait in the buffer until it is resolved,
+so replies always come in command order.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from PySide6.QtCore import QObject, QSocketNotifier
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication
 
 from gallery_editor.ui.main_window import MainWindow
@@ -24,7 +28,37 @@ logger = logging.getLogger(__name__)
 
 Command = dict[str, Any]
 Reply = dict[str, Any]
-Handler = Callable[[MainWindow, Command], Reply]
+
+
+class PendingReply:
+    """A reply that a handler delivers later by calling `resolve` or `fail` on the GUI thread."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[Reply], None]] = []
+        self.reply: Reply | None = None
+        self.op: str | None = None
+
+    def resolve(self, reply: Reply) -> None:
+        self._finish({"ok": True, "op": self.op, **reply})
+
+    def fail(self, error: str) -> None:
+        self._finish({"ok": False, "op": self.op, "error": error})
+
+    def _finish(self, reply: Reply) -> None:
+        if self.reply is not None:
+            return
+        self.reply = reply
+        for callback in self._callbacks:
+            callback(reply)
+
+    def on_done(self, callback: Callable[[Reply], None]) -> None:
+        if self.reply is not None:
+            callback(self.reply)
+        else:
+            self._callbacks.append(callback)
+
+
+Handler = Callable[[MainWindow, Command], "Reply | PendingReply"]
 
 HANDLERS: dict[str, Handler] = {}
 
@@ -109,8 +143,111 @@ def _redo(window: MainWindow, _command: Command) -> Reply:
 
 
 def _quit(window: MainWindow, _command: Command) -> Reply:
+    # Shutting down first writes every edit to the journal and skips the close dialog.
+    window.shutdown()
     window.close()
     QApplication.quit()
+    return {}
+
+
+def _save(window: MainWindow, _command: Command) -> Reply:
+    outcome = window.save()
+    if outcome not in ("started", "waiting"):
+        raise CommandError(outcome)
+    return {"started": outcome == "started", "waiting": outcome == "waiting"}
+
+
+def _save_state(window: MainWindow, _command: Command) -> Reply:
+    flow = window.session_flow()
+    product_id = window.current_product_id()
+    return {
+        **window.save_flow().state(),
+        "online": flow.monitor.is_online(),
+        "product_id": product_id,
+        "persisted": flow.is_persisted(product_id),
+        "persisted_index": flow.persisted_index.get(product_id or ""),
+        "stack_index": window.current_stack().index() if window.current_stack() is not None else None,
+        "status_text": window.last_status_text,
+    }
+
+
+def _is_idle(window: MainWindow) -> bool:
+    return window.save_flow().is_idle() and window.session_flow().is_persisted(window.current_product_id())
+
+
+def _wait_idle(window: MainWindow, command: Command) -> Reply | PendingReply:
+    """Reply once no save runs or waits and the journal has every edit of the current product."""
+    timeout_ms = command.get("timeout_ms", 60_000)
+    if not isinstance(timeout_ms, int) or timeout_ms <= 0:
+        raise CommandError(f"'timeout_ms' must be a positive integer, not {timeout_ms!r}")
+    if _is_idle(window):
+        return _save_state(window, command)
+    pending = PendingReply()
+    poll = QTimer(window)
+    poll.setInterval(20)
+    waited = {"ms": 0}
+
+    def check() -> None:
+        waited["ms"] += poll.interval()
+        if _is_idle(window):
+            poll.stop()
+            poll.deleteLater()
+            pending.resolve(_save_state(window, command))
+        elif waited["ms"] >= timeout_ms:
+            poll.stop()
+            poll.deleteLater()
+            pending.fail(f"not idle after {timeout_ms} ms: {_save_state(window, command)}")
+
+    poll.timeout.connect(check)
+    poll.start()
+    return pending
+
+
+def _open(window: MainWindow, command: Command) -> Reply | PendingReply:
+    """Open a product and reply once it is shown (or its loading failed)."""
+    product_id = _text(command, "id")
+    pending = PendingReply()
+
+    def loaded(shown_id: str) -> None:
+        if shown_id != product_id:
+            return
+        disconnect()
+        session = window.current_session()
+        offline = session is not None and session.offline_since is not None
+        pending.resolve({"product_id": shown_id, "offline": offline})
+
+    def failed(message: str) -> None:
+        disconnect()
+        pending.fail(message)
+
+    def disconnect() -> None:
+        window.product_loaded.disconnect(loaded)
+        window.product_load_failed.disconnect(failed)
+
+    window.product_loaded.connect(loaded)
+    window.product_load_failed.connect(failed)
+    window.open_product(product_id)
+    return pending
+
+
+def _pending_sessions(window: MainWindow, _command: Command) -> Reply:
+    keeper = window.session_flow().keeper
+    summaries = keeper.pending() if keeper is not None else []
+    return {
+        "sessions": [
+            {
+                "product_id": summary.product_id,
+                "name": summary.product_name,
+                "change_count": summary.change_count,
+                "updated_at": summary.updated_at.isoformat(),
+            }
+            for summary in summaries
+        ]
+    }
+
+
+def _retry_now(window: MainWindow, _command: Command) -> Reply:
+    window.session_flow().monitor.retry_now()
     return {}
 
 
@@ -145,6 +282,12 @@ for _name, _handler in {
     "undo": _undo,
     "redo": _redo,
     "quit": _quit,
+    "save": _save,
+    "save_state": _save_state,
+    "wait_idle": _wait_idle,
+    "open": _open,
+    "pending_sessions": _pending_sessions,
+    "retry_now": _retry_now,
 }.items():
     register_op(_name, _handler)
 
@@ -160,6 +303,7 @@ class TestControl(QObject):
         self._fd = fd
         self._output = output if output is not None else sys.stdout
         self._buffer = b""
+        self._waiting: PendingReply | None = None
         os.set_blocking(fd, False)
         self._notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._read_available)
@@ -179,13 +323,27 @@ class TestControl(QObject):
             self._notifier.setEnabled(False)
             return
         self._buffer += chunk
-        while b"\n" in self._buffer:
-            line, self._buffer = self._buffer.split(b"\n", 1)
-            if line.strip():
-                self._write(self.execute(line))
+        self._run_buffered()
 
-    def execute(self, line: bytes) -> Reply:
-        """Run one command line and return its reply."""
+    def _run_buffered(self) -> None:
+        while self._waiting is None and b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            if not line.strip():
+                continue
+            reply = self.execute(line)
+            if isinstance(reply, PendingReply):
+                self._waiting = reply
+                reply.on_done(self._on_pending_done)
+            else:
+                self._write(reply)
+
+    def _on_pending_done(self, reply: Reply) -> None:
+        self._waiting = None
+        self._write(reply)
+        self._run_buffered()
+
+    def execute(self, line: bytes) -> Reply | PendingReply:
+        """Run one command line and return its reply, or a `PendingReply` that resolves later."""
         try:
             command = json.loads(line)
         except ValueError as error:
@@ -197,7 +355,11 @@ class TestControl(QObject):
         if handler is None:
             return {"ok": False, "op": op, "error": f"unknown op {op!r}; known: {', '.join(sorted(HANDLERS))}"}
         try:
-            return {"ok": True, "op": op, **handler(self._window, command)}
+            result = handler(self._window, command)
+            if isinstance(result, PendingReply):
+                result.op = op
+                return result
+            return {"ok": True, "op": op, **result}
         except CommandError as error:
             return {"ok": False, "op": op, "error": str(error)}
         except Exception as error:  # noqa: BLE001 - the test driver gets the failure as data
