@@ -431,7 +431,8 @@ def _well_known_layout(shape: str) -> list[tuple[int, int, bool, bool]]:
             for position in range(60)
         ]
     if shape == "two_hundred":
-        return [(position, position, position == 0, True) for position in range(200)]
+        # Orderings 1..200, as galleries numbered from 1 are: room for one image below.
+        return [(position, position + 1, position == 0, True) for position in range(200)]
     if shape == "ties":
         return [
             (position, ordering, position == 2, True)

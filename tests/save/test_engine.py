@@ -339,11 +339,13 @@ def test_position_semantics_fixed_by_fallback() -> None:
     server = start_sandbox(ordering_semantics="position")
     try:
         with make_client(server) as client:
-            product = _load(client, server.catalog.well_known["ten"])
-            # A reversal planned for stored values lands in a different order when each write shifts the others.
+            product = _load(client, server.catalog.well_known["two_hundred"])
+            # A reversal planned for stored values lands in a different order when each
+            # write shifts the others and requests arrive out of order. With 199 requests,
+            # 4 in flight, an arrival order that happens to work is practically impossible.
             target = list(reversed(target_of(product)))
 
-            report = SaveEngine(client).save(_request(client, product, target))
+            report = SaveEngine(client, concurrency=4).save(_request(client, product, target))
 
             assert report.status == "saved", report.summary
             assert report.used_fallback
