@@ -246,6 +246,19 @@ def _pending_sessions(window: MainWindow, _command: Command) -> Reply:
     }
 
 
+def _resolve_conflicts(window: MainWindow, command: Command) -> Reply:
+    """Pick one side for every conflict of the open conflict dialog and continue the save."""
+    choice = command.get("choice")
+    if choice not in ("mine", "theirs"):
+        raise CommandError(f"'choice' must be \"mine\" or \"theirs\", not {choice!r}")
+    dialog = window.save_flow().conflict_dialog
+    if dialog is None:
+        raise CommandError("no conflict dialog is open; save first and wait for status 'conflicts'")
+    dialog.choose_all(choice)
+    dialog.ok_button().click()
+    return {"started": window.save_flow().is_running()}
+
+
 def _retry_now(window: MainWindow, _command: Command) -> Reply:
     window.session_flow().monitor.retry_now()
     return {}
@@ -288,6 +301,7 @@ for _name, _handler in {
     "open": _open,
     "pending_sessions": _pending_sessions,
     "retry_now": _retry_now,
+    "resolve_conflicts": _resolve_conflicts,
 }.items():
     register_op(_name, _handler)
 
