@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gallery_editor import __version__
+from gallery_editor.arguments import non_negative_int, positive_int
 from gallery_editor.logs import LEVELS, redacting_filter, setup_logging
 
 if TYPE_CHECKING:
@@ -41,26 +42,6 @@ DEMO_MEDIA_PORT = 8766
 
 class UsageError(Exception):
     """A command-line or configuration mistake the user can fix (exit code 2)."""
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
 
 
 def existing_dir(text: str) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gallery_editor.api import ApiError, AuthenticationError, KelviqClient, NetworkError, NotFoundError
+from gallery_editor.arguments import positive_int
 from gallery_editor.domain.arrangement import (
     Arrangement,
     ArrangementError,
@@ -87,7 +88,7 @@ def add_apply_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=positive_int,
         default=4,
         metavar="N",
         help="maximum PATCH requests in flight at once (default: 4)",
@@ -361,13 +362,3 @@ def _label(name: str | None, image_id: str) -> str:
 
 def _say(message: str, stream: TextIO | None = None) -> None:
     print(message, file=stream or sys.stderr, flush=True)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
