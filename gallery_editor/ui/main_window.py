@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
         """Show a product: at once if it was opened before, else after loading it in the background.
 
         The product shown before keeps its undo stack and its unsaved changes, which stay
-        in the journal; the status bar says so.
+        in the journal, and the status bar shows a message about it.
         """
         self._note_kept_changes(product_id)
         session = self._sessions.get(product_id)
@@ -661,7 +661,7 @@ class MainWindow(QMainWindow):
         self._update_window_state()
 
     def on_online_changed(self, online: bool) -> None:
-        """Enable saving again and refresh offline copies once the server answers."""
+        """Enable saving again and refresh offline copies once the server responds."""
         self._save_flow.update_actions()
         if not online:
             return

@@ -67,11 +67,12 @@ class SaveFlow(QObject):
     """Saves the window's products through a `SaveController` and folds each report back in.
 
     After a report with the server state (saved, partial, failed or cancelled) the
-    gallery moves onto that state with `rebase_gallery`: what the save wrote counts as
-    the user's own write, fields only someone else changed are taken over and shown as
-    "Updated on the server", and every change not saved yet stays pending. The undo
-    stack is kept and marked clean when all its commands still apply, and cleared when
-    the save changed the working state under them (server updates, deleted images).
+    gallery moves onto that state with `rebase_gallery`. What the save wrote counts as
+    the user's own write. Fields that only someone else changed are taken over and shown
+    as "Updated on the server". Every change not saved yet stays pending. The undo stack
+    is kept and marked clean when all its commands still apply to the new state. It is
+    cleared when the save changed the working state under them (server updates, deleted
+    images).
     """
 
     save_started = Signal(str)
@@ -92,7 +93,7 @@ class SaveFlow(QObject):
         self.last_error: str | None = None
         self.conflict_dialog: ConflictDialog | None = None
         self.message_box: QMessageBox | None = None
-        # Products whose save waits for the server to answer again or for a running save.
+        # Products whose save waits for the server to respond again or for a running save.
         self.waiting: list[str] = []
         self._running_product: str | None = None
         self._queued_product: str | None = None

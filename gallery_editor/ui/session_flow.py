@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 JOURNAL_BUSY_TEXT = "Saving to journal…"
-ONLINE_BANNER_TEXT = "Offline: the server cannot be reached. Saving waits until it answers again."
+OFFLINE_TEXT = "Offline: the server cannot be reached. Saving waits until it answers again."
 
 # Options of the connectivity monitor; tests lower the delays.
 MONITOR_OPTIONS: dict[str, Any] = {}
@@ -90,12 +90,14 @@ def rebase_gallery(
         for wanted in merged.target
     }
     gallery.replace_snapshot(fresh, order, fields)
-    kept = history_fits(gallery, stack)
-    if not kept:
+    history_kept = history_fits(gallery, stack)
+    if not history_kept:
         logger.info("The undo history of product %s does not fit the new server state, so "
                     "it was cleared", fresh.id)
         stack.clear()
-    return Rebase(merged, applied=True, history_kept=kept, server_updates=list(merged.server_updates))
+    return Rebase(
+        merged, applied=True, history_kept=history_kept, server_updates=list(merged.server_updates)
+    )
 
 
 def history_fits(gallery: Gallery, stack: QUndoStack) -> bool:
@@ -153,8 +155,8 @@ class OfflineBanner(QFrame):
 class SessionFlow(QObject):
     """Journals every product session, offers unsaved sessions at start and opens offline copies.
 
-    Without a journal (it could not be opened) the window still works, and edits live
-    only in memory; the status bar says so.
+    Without a journal (it could not be opened) the window still works, edits live only
+    in memory, and the status bar shows a message about it.
     """
 
     def __init__(self, window: MainWindow) -> None:
@@ -343,7 +345,7 @@ class SessionFlow(QObject):
         if session is not None and session.offline_since is not None:
             self.offline_banner.show_text(offline_label(session.offline_since))
         else:
-            self.offline_banner.show_text(ONLINE_BANNER_TEXT)
+            self.offline_banner.show_text(OFFLINE_TEXT)
 
     def _on_online_changed(self, online: bool) -> None:
         logger.info("The server is %s", "reachable again" if online else "unreachable")

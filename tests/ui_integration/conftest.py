@@ -14,9 +14,7 @@ from gallery_editor.ui import session_flow
 from gallery_editor.ui.context import AppContext
 from gallery_editor.ui.main_window import MainWindow
 
-from integration_support import LOAD_TIMEOUT_MS
-
-WindowFactory = Callable[..., MainWindow]
+from integration_support import LOAD_TIMEOUT_MS, WindowFactory
 
 
 @pytest.fixture(autouse=True)

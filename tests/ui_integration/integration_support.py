@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pytestqt.qtbot import QtBot
@@ -11,6 +12,8 @@ from gallery_editor.domain.models import Product, TargetImage
 from gallery_editor.sandbox import SandboxServer
 from gallery_editor.save import SaveReport
 from gallery_editor.ui.main_window import MainWindow
+
+WindowFactory = Callable[..., MainWindow]
 
 LOAD_TIMEOUT_MS = 20_000
 SAVE_TIMEOUT_MS = 30_000

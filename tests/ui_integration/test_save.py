@@ -14,8 +14,8 @@ from gallery_editor.sandbox import SandboxConfig, SandboxServer
 from gallery_editor.ui.main_window import MainWindow
 from gallery_editor.ui.save_flow import NOT_SAVED_PREFIX
 
-from conftest import WindowFactory
 from integration_support import (
+    WindowFactory,
     SAVE_TIMEOUT_MS,
     image_id_of,
     patch_log,

@@ -11,8 +11,7 @@ from PySide6.QtWidgets import QAbstractButton, QMessageBox
 from gallery_editor.sandbox import SandboxConfig, SandboxServer
 from gallery_editor.ui.main_window import MainWindow
 
-from conftest import WindowFactory
-from integration_support import LOAD_TIMEOUT_MS, SAVE_TIMEOUT_MS, server_target
+from integration_support import LOAD_TIMEOUT_MS, SAVE_TIMEOUT_MS, WindowFactory, server_target
 
 pytestmark = pytest.mark.timeout(90)
 
