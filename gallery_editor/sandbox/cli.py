@@ -45,8 +45,9 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--media-port",
         type=_port,
-        default=DEFAULT_MEDIA_PORT,
-        help="media (CDN) port, 0 for any free port (default: %(default)s)",
+        default=None,
+        help=f"media (CDN) port, 0 for any free port (default: {DEFAULT_MEDIA_PORT}, "
+        "or a free port when --port is 0)",
     )
     parser.add_argument(
         "--api-key",
@@ -193,12 +194,19 @@ def _serve(server: SandboxServer, stop_requested: threading.Event) -> int:
     return EXIT_OK
 
 
+def media_port_from_args(args: argparse.Namespace) -> int:
+    """Return the media port; with ``--port 0`` and no ``--media-port``, a free one too."""
+    if args.media_port is not None:
+        return int(args.media_port)
+    return 0 if args.port == 0 else DEFAULT_MEDIA_PORT
+
+
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     """Build a SandboxConfig from the options that add_arguments() defined."""
     return SandboxConfig(
         host=args.host,
         port=args.port,
-        media_port=args.media_port,
+        media_port=media_port_from_args(args),
         seed=args.seed,
         api_key=args.api_key,
         latency_ms=args.latency_ms,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import selectors
 import signal
@@ -175,3 +176,14 @@ def test_port_in_use_exits_1() -> None:
     assert process.returncode == 1
     assert stdout == ""
     assert "port already in use" in stderr
+
+
+def test_free_api_port_gives_free_media_port() -> None:
+    """With --port 0 and no --media-port, the media server takes a free port as well."""
+    from gallery_editor.sandbox import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    assert cli.media_port_from_args(parser.parse_args(["--port", "0"])) == 0
+    assert cli.media_port_from_args(parser.parse_args([])) == cli.DEFAULT_MEDIA_PORT
+    assert cli.media_port_from_args(parser.parse_args(["--port", "0", "--media-port", "9"])) == 9
