@@ -179,7 +179,9 @@ class SaveFlow(QObject):
             self._save_all = None
             on_done(ok)
             return
-        outcome = self.save(remaining[0])
+        # Offline, the saves would wait without limit, so the caller hears at once.
+        offline = not self._window.session_flow().monitor.is_online()
+        outcome = "offline" if offline else self.save(remaining[0])
         if outcome not in ("started", "waiting"):
             self._save_all = None
             on_done(False)

@@ -235,3 +235,18 @@ def test_offline_copy_then_save_when_back(
         assert window.action("save").isEnabled()
         assert server_target(restarted, product_id)[2].name == "Edited offline"
         assert window.current_session().offline_since is None
+
+
+def test_close_save_now_offline_stays_open(
+    qtbot: QtBot, make_window: WindowFactory, sandbox: SandboxServer, open_product: Opener
+) -> None:
+    window = open_product(make_window(sandbox), sandbox.catalog.well_known["ten"])
+    edit_and_persist(qtbot, window)
+    # A request that failed with a network error puts the monitor offline.
+    window.session_flow().monitor.report_failure("connection refused")
+    assert not window.action("save").isEnabled()
+    window.close()
+    button(window.session_flow().close_dialog, "Save now").click()
+    assert window.isVisible()
+    assert "could not be saved" in window.last_status_text
+    assert window.current_gallery().is_modified()
