@@ -31,3 +31,12 @@ def test_icons_folder_exists() -> None:
 def test_sandbox_openapi_file_is_package_data() -> None:
     """The OpenAPI file the sandbox serves sits inside the sandbox package."""
     assert (ROOT / "gallery_editor" / "sandbox" / "openapi.yaml").is_file()
+
+
+def test_test_file_names_are_unique() -> None:
+    """Test modules need distinct names: pytest imports them by base name."""
+    names = [
+        path.name for path in (ROOT / "tests").rglob("test_*.py")
+    ]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    assert not duplicates, f"rename these test modules: {duplicates}"
