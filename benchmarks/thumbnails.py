@@ -13,6 +13,7 @@ trip, cache file encodings and peak memory with 2,000 images. Prints Markdown.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import logging
@@ -28,17 +29,41 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+_SOURCE_VARIABLE = "THUMBNAIL_BENCHMARK_SOURCE"
+
+
+def _source_root() -> Path:
+    """Return the tree to import gallery_editor from: ``--source DIR`` or this repository.
+
+    It is read before the imports below, so an older checkout can be measured in
+    the same session as the current one. The choice is passed on in the
+    environment because the fork server runs this file again without the arguments.
+    The working directory changes to the tree too: the fork server of Python 3.11.7
+    does not apply the parent's sys.path and imports from its working directory.
+    """
+    if "--source" in sys.argv[:-1]:
+        root = Path(sys.argv[sys.argv.index("--source") + 1]).resolve()
+        os.environ[_SOURCE_VARIABLE] = str(root)
+        os.chdir(root)
+    if _SOURCE_VARIABLE in os.environ:
+        return Path(os.environ[_SOURCE_VARIABLE])
+    return Path(__file__).resolve().parents[1]
+
+
+sys.path.insert(0, str(_source_root()))
 
 import PIL  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6 import __version__ as pyside_version  # noqa: E402
-from PySide6.QtCore import QBuffer, QByteArray, QElapsedTimer, QSize, QTimer  # noqa: E402
+from PySide6.QtCore import QBuffer, QByteArray, QSize, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QImageReader  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gallery_editor.thumbnails.decode import decode_thumbnail  # noqa: E402
 from gallery_editor.thumbnails.loader import ThumbnailLoader  # noqa: E402
+from gallery_editor.thumbnails import worker as worker_module  # noqa: E402
 from gallery_editor.thumbnails.worker import DecodePool, echo_after  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -133,28 +158,94 @@ class PhotoServer:
 
 
 class StallProbe:
-    """Measure GUI-thread stalls: the lateness of a 5 ms QTimer beyond its interval."""
+    """Measure GUI-thread stalls as the lateness of a 5 ms QTimer, and note what ran during long ones.
+
+    Every collector pass (``gc.callbacks``) and every delivered thumbnail is timed
+    on the same clock, so a stall over ``LONG_STALL_MS`` can be matched to them.
+    """
+
+    LONG_STALL_MS = 30.0
 
     def __init__(self) -> None:
         self.gaps: list[float] = []
-        self._clock = QElapsedTimer()
+        self.long_stalls: list[tuple[float, float, tuple[int, int], tuple[int, int]]] = []
+        self.collections: list[tuple[float, float, int]] = []
+        self.deliveries: list[float] = []
         self._timer = QTimer()
         self._timer.setInterval(5)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._tick)
-        self._last = 0
+        self._last = 0.0
+        self._last_schedule = (0, 0)
+        self._gc_started = 0.0
 
     def start(self) -> None:
-        self._clock.start()
-        self._last = 0
+        self._last = time.perf_counter()
+        self._last_schedule = _thread_schedule()
+        gc.callbacks.append(self._on_gc)
         self._timer.start()
 
     def stop(self) -> None:
         self._timer.stop()
+        gc.callbacks.remove(self._on_gc)
+
+    def note_delivery(self) -> None:
+        self.deliveries.append(time.perf_counter())
 
     def _tick(self) -> None:
-        now = self._clock.nsecsElapsed()
-        self.gaps.append((now - self._last) / 1e6 - 5.0)
+        now = time.perf_counter()
+        schedule = _thread_schedule()
+        gap = (now - self._last) * 1000 - 5.0
+        self.gaps.append(gap)
+        if gap > self.LONG_STALL_MS:
+            self.long_stalls.append((self._last, now, self._last_schedule, schedule))
         self._last = now
+        self._last_schedule = schedule
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.collections.append((self._gc_started, time.perf_counter(), info["generation"]))
+
+    def summary(self) -> dict[str, object]:
+        """Return percentiles, collector pause figures and one line per long stall."""
+        pauses = [(end - start) * 1000 for start, end, _ in self.collections]
+        return {
+            "ticks": len(self.gaps),
+            "p99": percentile(self.gaps, 0.99),
+            "max": max(self.gaps),
+            "over_50": sum(gap > 50 for gap in self.gaps),
+            "gc_passes": len(pauses),
+            "gc_max_ms": max(pauses, default=0.0),
+            "gc_gen2_passes": sum(generation == 2 for _, _, generation in self.collections),
+            "long_stalls": [self._describe(*stall) for stall in self.long_stalls],
+        }
+
+    def _describe(self, start: float, end: float, schedule_before: tuple[int, int], schedule_after: tuple[int, int]) -> str:
+        in_gc = sum(
+            (min(end, gc_end) - max(start, gc_start)) * 1000
+            for gc_start, gc_end, _ in self.collections
+            if gc_end > start and gc_start < end
+        )
+        delivered = sum(start <= moment <= end for moment in self.deliveries)
+        running = (schedule_after[0] - schedule_before[0]) / 1e6
+        queued = (schedule_after[1] - schedule_before[1]) / 1e6
+        blocked = (end - start) * 1000 - running - queued
+        return (
+            f"{(end - start) * 1000 - 5:.0f} ms: GUI thread ran {running:.0f} ms, waited {queued:.0f} ms for a CPU "
+            f"and was not runnable for {blocked:.0f} ms (asleep, or blocked on the GIL or a lock); "
+            f"{in_gc:.1f} ms in gc, {delivered} thumbnails delivered"
+        )
+
+
+def _thread_schedule() -> tuple[int, int]:
+    """Return this thread's nanoseconds on a CPU and waiting in the run queue (Linux schedstat)."""
+    try:
+        fields = Path("/proc/thread-self/schedstat").read_text().split()
+    except OSError:
+        return 0, 0
+    return int(fields[0]), int(fields[1])
 
 
 def load_all(app: QApplication, loader: ThumbnailLoader, urls: list[str], probe: StallProbe | None = None) -> float:
@@ -165,6 +256,8 @@ def load_all(app: QApplication, loader: ThumbnailLoader, urls: list[str], probe:
     failures: list[tuple[str, str]] = []
 
     def finished(url: str, *_: object) -> None:
+        if probe is not None:
+            probe.note_delivery()
         remaining.discard(url)
         if not remaining:
             app.quit()
@@ -193,13 +286,40 @@ def load_all(app: QApplication, loader: ThumbnailLoader, urls: list[str], probe:
 
 
 def cold_load(app: QApplication, urls: list[str], workers: int, probe: StallProbe | None = None) -> float:
+    seconds, _ = timed_cold_load(app, urls, workers, probe)
+    return seconds
+
+
+def timed_cold_load(
+    app: QApplication, urls: list[str], workers: int, probe: StallProbe | None = None
+) -> tuple[float, float]:
+    """Cold-load ``urls``; return wall seconds and CPU seconds of this process (all its threads)."""
     with tempfile.TemporaryDirectory() as cache_dir:
         loader = ThumbnailLoader(Path(cache_dir), workers=workers, edge=EDGE)
         warm_up_workers(app, loader)
         try:
-            return load_all(app, loader, urls, probe)
+            cpu_before = time.process_time()
+            seconds = load_all(app, loader, urls, probe)
+            return seconds, time.process_time() - cpu_before
         finally:
             loader.shutdown()
+
+
+def cold_only(app: QApplication, urls: list[str], label: str) -> None:
+    """Print one JSON line with cold-load figures for 1 and 2 workers, for side-by-side runs."""
+    figures: dict[str, object] = {"label": label, "source": str(_source_root()), "images": len(urls)}
+    figures["load_before"] = os.getloadavg()[0]
+    for workers in (1, 2):
+        probe = StallProbe()
+        seconds, cpu = timed_cold_load(app, urls, workers, probe)
+        figures[f"w{workers}"] = {
+            "seconds": seconds,
+            "ms_per_image_per_worker": seconds * workers / len(urls) * 1000,
+            "main_cpu_ms_per_image": cpu / len(urls) * 1000,
+            "stalls": probe.summary(),
+        }
+    figures["load_after"] = os.getloadavg()[0]
+    print(json.dumps(figures))
 
 
 def warm_up_workers(app: QApplication, loader: ThumbnailLoader) -> None:
@@ -318,6 +438,10 @@ def main() -> None:
     parser.add_argument("--distinct", type=int, default=40, help="distinct 12-megapixel JPEG files behind the URLs")
     parser.add_argument("--memory-images", type=int, default=2000, help="URLs in the peak-memory run")
     parser.add_argument("--memory-only", action="store_true", help="run only the peak-memory measurement, in a fresh process")
+    parser.add_argument("--cold-only", action="store_true", help="run only the cold loads and print one JSON line")
+    parser.add_argument("--source", type=Path, help="repository tree to import gallery_editor from (default: this one)")
+    parser.add_argument("--worker-niceness", type=int, help="nice value added to decode workers (default: the pool's own)")
+    parser.add_argument("--label", default="", help="name of this run in the --cold-only output")
     parser.add_argument("--photo-dir", type=Path, default=DEFAULT_PHOTO_DIR, help="where generated photos are kept between runs")
     options = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -332,6 +456,13 @@ def main() -> None:
     report: list[str] = []
     if options.memory_only:
         print(memory_run(app, server, options.memory_images))
+        server.stop()
+        return
+    if options.worker_niceness is not None:
+        # Only trees whose pool has this setting take it; older ones ignore it.
+        worker_module.DEFAULT_NICENESS = options.worker_niceness
+    if options.cold_only:
+        cold_only(app, urls, options.label)
         server.stop()
         return
     report.append(f"Photos: {options.images} URLs over {len(photos)} distinct {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEGs, "
@@ -358,8 +489,12 @@ def main() -> None:
     for workers, seconds in ((1, one), (2, two)):
         report.append(f"| {workers} | {seconds:.2f} | {len(urls) / seconds:.1f} | {seconds * workers / len(urls) * 1000:.1f} |")
     report.append(f"\nSpeed-up from 1 to 2 workers: {one / two:.2f}x.")
-    report.append(f"\nGUI-thread stalls during the 2-worker cold load (5 ms QTimer lateness, {len(probe.gaps)} ticks): "
-                  f"p99 {percentile(probe.gaps, 0.99):.1f} ms, max {max(probe.gaps):.1f} ms.")
+    stalls = probe.summary()
+    report.append(f"\nGUI-thread stalls during the 2-worker cold load (5 ms QTimer lateness, {stalls['ticks']} ticks): "
+                  f"p99 {stalls['p99']:.1f} ms, max {stalls['max']:.1f} ms, {stalls['over_50']} over 50 ms; "
+                  f"{stalls['gc_passes']} collector passes, longest {stalls['gc_max_ms']:.1f} ms.")
+    for line in stalls["long_stalls"]:  # type: ignore[attr-defined]
+        report.append(f"- stall of {line}")
 
     with tempfile.TemporaryDirectory() as cache_dir:
         loader = ThumbnailLoader(Path(cache_dir), workers=2, edge=EDGE)

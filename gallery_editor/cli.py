@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from gallery_editor import __version__
 from gallery_editor.arguments import non_negative_int, positive_int
@@ -32,6 +33,12 @@ EXIT_UNREACHABLE = 3
 EXIT_CONFLICT = 4
 
 API_KEY_VARIABLE = "KELVIQ_API_KEY"
+
+# Upper bounds that keep a typing slip from generating gigabytes of demo photos or from
+# flooding a server with requests.
+MAX_BIG_PHOTOS = 2000
+MAX_MANY_IMAGES = 20000
+MAX_CONCURRENCY = 16
 SUBCOMMANDS = ("sandbox", "export", "apply")
 
 # The demo sandbox tries these ports first so that its state, kept in the data folder,
@@ -204,6 +211,14 @@ def run_gui(arguments: list[str]) -> int:
     ]
     if demo_only and not args.demo:
         parser.error(f"{', '.join(demo_only)} only works with --demo")
+    for option, value, limit in (
+        ("--big-photos", args.big_photos, MAX_BIG_PHOTOS),
+        ("--many-images", args.many_images, MAX_MANY_IMAGES),
+        ("--concurrency", args.concurrency or 0, MAX_CONCURRENCY),
+    ):
+        if value > limit:
+            parser.error(f"{option} {value} is more than the maximum of {limit}")
+    choose_qt_platform(parser, screenshot=args.screenshot is not None)
 
     from gallery_editor.paths import set_application_names
 
@@ -216,6 +231,22 @@ def run_gui(arguments: list[str]) -> int:
 
     with connect(args, fresh_sandbox=False, paths=paths) as (client, sandbox):
         return run_app(args, client, paths, sandbox)
+
+
+def choose_qt_platform(parser: argparse.ArgumentParser, *, screenshot: bool) -> None:
+    """Pick a Qt platform that can start, or stop with a message instead of Qt's abort."""
+    if os.environ.get("QT_QPA_PLATFORM") or sys.platform != "linux":
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if screenshot:
+        # A screenshot needs no screen: draw into memory.
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return
+    parser.error(
+        "no display: DISPLAY and WAYLAND_DISPLAY are not set. Run this on a desktop, "
+        "or use --screenshot PATH (which needs no display)"
+    )
 
 
 def app_paths(data_dir: Path | None) -> AppPaths:
@@ -240,6 +271,7 @@ def connect(
         KelviqClient,
         validate_base_url,
     )
+    from gallery_editor.api.urls import is_loopback_host, validate_media_url
 
     if args.demo:
         if args.base_url or args.media_url:
@@ -251,13 +283,20 @@ def connect(
                 yield client, sandbox
         return
 
-    base_url = args.base_url or SANDBOX_BASE_URL
-    media_url = args.media_url or DEFAULT_MEDIA_URL
-    for url in (base_url, media_url):
-        try:
-            validate_base_url(url)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
+    base_url = SANDBOX_BASE_URL if args.base_url is None else args.base_url
+    media_url = DEFAULT_MEDIA_URL if args.media_url is None else args.media_url
+    try:
+        validate_base_url(base_url)
+        validate_media_url(media_url)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if is_loopback_host(urlsplit(base_url).hostname or "") and args.media_url is None:
+        # A local sandbox serves its images from loopback too; falling back to Kelviq's
+        # CDN would send requests for made-up storage keys to a real host.
+        raise UsageError(
+            f"a loopback --base-url needs --media-url as well (the sandbox prints it as "
+            f"media_url=...); without it images would be fetched from {DEFAULT_MEDIA_URL}"
+        )
     api_key = os.environ.get(API_KEY_VARIABLE, "").strip()
     if not api_key:
         raise UsageError(

@@ -30,6 +30,7 @@ from gallery_editor.domain.models import Product, ProductImage, TargetImage
 from gallery_editor.domain.planner import Patch, plan_patches
 from gallery_editor.journal import DATABASE_NAME, Journal, JournalError
 from gallery_editor.save import SaveEngine, SaveProgress, SaveReport, SaveRequest
+from gallery_editor.save.engine import count_of
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def run_export(args: argparse.Namespace, client: KelviqClient) -> int:
     json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     sys.stdout.flush()
-    _say(f"Exported {len(product.images)} images of product {product.id} ({product.name}).")
+    _say(f"Exported {count_of(len(product.images), 'image')} of product {product.id} ({product.name}).")
     return EXIT_OK
 
 
@@ -141,7 +142,7 @@ def _apply(
             raise ApplyError(f"The arrangement cannot be saved: {error}") from None
         _print_plan(patches, as_json=args.json)
         if args.dry_run:
-            _say(f"Dry run: {len(patches)} requests planned, nothing was sent.")
+            _say(f"Dry run: {count_of(len(patches), 'request')} planned, nothing was sent.")
             return EXIT_OK
         assert journal is not None
         report = _save(client, journal, args, base, mine)
@@ -308,7 +309,7 @@ def _print_notices(merged: MergeResult) -> None:
 
 
 def _print_conflicts(merged: MergeResult, server: Product | None) -> None:
-    _say(f"{len(merged.conflicts)} conflicts with changes made on the server:")
+    _say(f"{count_of(len(merged.conflicts), 'conflict')} with changes made on the server:")
     for conflict in merged.conflicts:
         _say("  " + describe_conflict(conflict, server))
 

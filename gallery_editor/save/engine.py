@@ -110,6 +110,7 @@ class _Run:
     target: list[TargetImage] = field(default_factory=list)
     sent: int = 0
     fields_saved: int = 0
+    images_saved: set[str] = field(default_factory=set)
     done: int = 0
     total: int = 0
     failed: dict[str, str] = field(default_factory=dict)
@@ -332,6 +333,7 @@ class SaveEngine:
     def _absorb(self, run: _Run, outcome: PassOutcome) -> None:
         run.sent += outcome.sent
         run.fields_saved += outcome.fields_saved
+        run.images_saved.update(outcome.acknowledged)
         for image_id in outcome.acknowledged:
             run.failed.pop(image_id, None)
         for image_id, message in outcome.retryable.items():
@@ -450,22 +452,27 @@ class SaveEngine:
         return "failed"
 
     def _summary(self, run: _Run, status: SaveStatus, failed: Mapping[str, str]) -> str:
-        saved = f"Saved {_count(run.fields_saved, 'change')} with {_count(run.sent, 'request')}"
+        # Count images, as the review panel does; a reorder also renumbers images whose
+        # place the user did not change, so this can exceed the number of images moved.
+        saved = (
+            f"Updated {count_of(len(run.images_saved), 'image')} "
+            f"with {count_of(run.sent, 'request')}"
+        )
         if status == "saved":
             if run.sent == 0:
                 return "Nothing to save; the server already shows the intended gallery."
             fallback = " after resending every position one at a time" if run.used_fallback else ""
             return f"{saved}{fallback}; the server shows the intended gallery."
         if status == "auth_failed":
-            return f"{saved}, then the server refused the API key; {_count(len(failed), 'image')} still pending."
+            return f"{saved}, then the server refused the API key; {count_of(len(failed), 'image')} still pending."
         if status == "cancelled":
-            return f"{saved} before the save was cancelled; {_count(len(failed), 'image')} still pending."
+            return f"{saved} before the save was cancelled; {count_of(len(failed), 'image')} still pending."
         if run.comparison is not None and not run.verified:
-            pending = f"; {_count(len(run.failed), 'image')} still pending" if run.failed else ""
+            pending = f"; {count_of(len(run.failed), 'image')} still pending" if run.failed else ""
             return f"{saved}{pending}, but the server still shows a different gallery than intended."
         if not run.verified and run.comparison is None:
-            return f"{saved}; {_count(len(failed), 'image')} still pending, and the result could not be read back."
-        return f"{saved}; {_count(len(failed), 'image')} still pending."
+            return f"{saved}; {count_of(len(failed), 'image')} still pending, and the result could not be read back."
+        return f"{saved}; {count_of(len(failed), 'image')} still pending."
 
     def _forget_sent_records(self, run: _Run, report: SaveReport) -> None:
         """Clear the journal's sent records once the server is known to match the target."""
@@ -502,5 +509,6 @@ def _label(name: str | None, image_id: str) -> str:
     return f"'{name}' ({image_id})" if name is not None else image_id
 
 
-def _count(number: int, noun: str) -> str:
+def count_of(number: int, noun: str) -> str:
+    """Return e.g. "1 image" or "3 images"."""
     return f"{number} {noun}{'' if number == 1 else 's'}"

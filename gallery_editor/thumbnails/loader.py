@@ -17,14 +17,21 @@ from pathlib import Path
 from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
 
-from gallery_editor.thumbnails.cache import (
-    StoredValidators,
-    ThumbnailDiskCache,
-    make_validator,
-)
+from gallery_editor.thumbnails.cache import StoredValidators, ThumbnailDiskCache
 from gallery_editor.thumbnails.decode import DEFAULT_MAX_PIXELS, DecodeError
-from gallery_editor.thumbnails.download import FetchError, FetchResult, ImageFetcher, Validators
-from gallery_editor.thumbnails.worker import DEFAULT_TIMEOUT, DecodePool, default_worker_count
+from gallery_editor.thumbnails.download import Validators
+from gallery_editor.thumbnails.remote import (
+    FetchLimits,
+    RemoteThumbnail,
+    ResponseFacts,
+    fetch_and_decode,
+)
+from gallery_editor.thumbnails.worker import (
+    DEFAULT_TIMEOUT,
+    DecodePool,
+    WorkerLost,
+    default_worker_count,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +41,13 @@ _SHUTDOWN_JOIN_SECONDS = 3.0
 _DELIVERY_SLICE_SECONDS = 0.006
 # Added to the decode priority of a visible tile, so it ranks above any priority the UI passes.
 _VISIBLE_BOOST = 2**30
+# Threads that read the disk cache; a read is one file and a CRC-32, both outside the GIL.
+_DISK_THREADS = 2
+
+
+class _Stage(Enum):
+    DISK = 0
+    NETWORK = 1
 
 
 class _Kind(Enum):
@@ -52,6 +66,7 @@ class _Task:
     sequence: int
     rank: tuple[int, int, int] = (0, 0, 0)
     started: bool = False
+    stage: _Stage = _Stage.DISK
 
 
 @dataclass
@@ -70,6 +85,10 @@ class ThumbnailLoader(QObject):
     network, the disk or a decoder. Signals arrive on the GUI thread in batches.
     A disk-cached thumbnail is shown first and revalidated with a conditional GET
     afterwards; ``thumbnail_ready`` fires again only when the image changed.
+
+    Work goes through two queues. Disk threads look each URL up in the disk
+    cache, and what they miss moves on to the network queue, whose threads each
+    hand one job at a time to a worker process that downloads and decodes it.
     """
 
     thumbnail_ready = Signal(str, QImage)
@@ -93,12 +112,12 @@ class ThumbnailLoader(QObject):
         self._cache_dir = cache_dir
         self._max_pixels = max_pixels
         self._memory = _ImageLru(memory_cache_bytes)
-        self._fetcher = ImageFetcher(max_bytes=max_bytes)
+        self._limits = FetchLimits(max_bytes=max_bytes)
         worker_count = workers if workers is not None else default_worker_count()
         self._pool = DecodePool(worker_count, timeout=decode_timeout)
 
         self._lock = threading.Condition()
-        self._heap: list[tuple[tuple[int, int, int], int, _Task]] = []
+        self._heaps: dict[_Stage, list[tuple[tuple[int, int, int], int, _Task]]] = {stage: [] for stage in _Stage}
         self._heap_counter = itertools.count()
         self._pending: dict[str, _Task] = {}
         self._in_flight: dict[str, _Task] = {}
@@ -112,11 +131,15 @@ class ThumbnailLoader(QObject):
         self._disk_opened = False
         self._disk_lock = threading.Lock()
 
-        # Downloads overlap decodes, so there are more I/O threads than decode workers.
-        thread_count = max(4, 2 * worker_count + 2)
+        # One network thread more than there are workers keeps one job queued in
+        # the pool, so a worker starts its next download as soon as it is free,
+        # while the loader's own queue, which set_visible() reorders, holds the rest.
         self._threads = [
-            threading.Thread(target=self._run_io_thread, name=f"thumbnail-io-{index}", daemon=True)
-            for index in range(thread_count)
+            threading.Thread(target=self._run_thread, args=(_Stage.DISK,), name=f"thumbnail-disk-{index}", daemon=True)
+            for index in range(_DISK_THREADS)
+        ] + [
+            threading.Thread(target=self._run_thread, args=(_Stage.NETWORK,), name=f"thumbnail-net-{index}", daemon=True)
+            for index in range(worker_count + 1)
         ]
         for thread in self._threads:
             thread.start()
@@ -135,6 +158,8 @@ class ThumbnailLoader(QObject):
             if self._merge_duplicate(url, priority):
                 return
             task = self._new_task(url, _Kind.LOAD, priority)
+            if self._cache_dir is None:
+                task.stage = _Stage.NETWORK
             self._pending[url] = task
             self._push(task)
             count = len(self._pending)
@@ -154,7 +179,8 @@ class ThumbnailLoader(QObject):
         """Drop all queued work, for example on a product switch. Work already running is not reported."""
         with self._lock:
             self._generation += 1
-            self._heap.clear()
+            for heap in self._heaps.values():
+                heap.clear()
             self._pending.clear()
             self._revalidation_scheduled.clear()
             self._visible.clear()
@@ -174,13 +200,13 @@ class ThumbnailLoader(QObject):
             if self._closed:
                 return
             self._closed = True
-            self._heap.clear()
+            for heap in self._heaps.values():
+                heap.clear()
             self._pending.clear()
             self._lock.notify_all()
         self._pool.shutdown(timeout=_SHUTDOWN_JOIN_SECONDS)
         for thread in self._threads:
             thread.join(_SHUTDOWN_JOIN_SECONDS)
-        self._fetcher.close()
         with self._disk_lock:
             if self._disk is not None:
                 self._disk.close()
@@ -190,7 +216,10 @@ class ThumbnailLoader(QObject):
     # Queue bookkeeping: the caller holds self._lock.
 
     def _new_task(self, url: str, kind: _Kind, priority: int) -> _Task:
-        return _Task(url, kind, priority, self._generation, next(self._sequence))
+        task = _Task(url, kind, priority, self._generation, next(self._sequence))
+        if kind is _Kind.REVALIDATE:
+            task.stage = _Stage.NETWORK
+        return task
 
     def _merge_duplicate(self, url: str, priority: int) -> bool:
         task = self._pending.get(url)
@@ -214,25 +243,29 @@ class ThumbnailLoader(QObject):
             rank_class = 0 if task.url in self._visible else 1
         task.rank = (rank_class, -task.priority, task.sequence)
         # The counter keeps heap entries comparable when one task is pushed twice.
-        heapq.heappush(self._heap, (task.rank, next(self._heap_counter), task))
-        self._lock.notify()
+        heapq.heappush(self._heaps[task.stage], (task.rank, next(self._heap_counter), task))
+        # Threads of both stages wait on one condition, so all are woken to find theirs.
+        self._lock.notify_all()
 
-    def _pop_task(self) -> _Task | None:
-        """Wait for the best current task, skipping heap entries that reprioritising made stale."""
+    def _pop_task(self, stage: _Stage) -> _Task | None:
+        """Wait for the best current task of ``stage``, skipping heap entries that reprioritising made stale."""
+        heap = self._heaps[stage]
         with self._lock:
             while True:
                 if self._closed:
                     return None
-                while self._heap:
-                    rank, _, task = heapq.heappop(self._heap)
-                    if self._is_current(task, rank):
+                while heap:
+                    rank, _, task = heapq.heappop(heap)
+                    if self._is_current(task, rank, stage):
                         task.started = True
                         self._in_flight[task.url] = task
                         return task
                 self._lock.wait()
 
-    def _is_current(self, task: _Task, rank: tuple[int, int, int]) -> bool:
-        if task.started or rank != task.rank or task.generation != self._generation:
+    def _is_current(self, task: _Task, rank: tuple[int, int, int], stage: _Stage) -> bool:
+        if task.started or task.stage is not stage or rank != task.rank:
+            return False
+        if task.generation != self._generation:
             return False
         if task.kind is _Kind.LOAD:
             return self._pending.get(task.url) is task
@@ -277,37 +310,36 @@ class ThumbnailLoader(QObject):
         elif outcome.reason is not None:
             self.thumbnail_failed.emit(outcome.url, outcome.reason)
 
-    # I/O threads
+    # Disk and network threads
 
-    def _run_io_thread(self) -> None:
-        while (task := self._pop_task()) is not None:
+    def _run_thread(self, stage: _Stage) -> None:
+        while (task := self._pop_task(stage)) is not None:
             try:
-                self._run_task(task)
-            except Exception:  # noqa: BLE001 - one failing URL must not stop the thread
+                if stage is _Stage.DISK:
+                    self._look_up_disk(task)
+                else:
+                    self._run_network_task(task)
+            except Exception:
                 logger.exception("Thumbnail task for %s failed", task.url)
                 self._finish(task, reason="internal error")
 
-    def _run_task(self, task: _Task) -> None:
-        if task.kind is _Kind.LOAD:
-            self._load(task)
-        else:
-            self._revalidate(task)
-
-    def _load(self, task: _Task) -> None:
+    def _look_up_disk(self, task: _Task) -> None:
         disk = self._open_disk()
         stored = disk.get_validators(task.url) if disk is not None else None
         if disk is not None and stored is not None:
             if self._load_from_disk(task, disk, stored):
                 return
-        try:
-            result = self._fetcher.fetch(task.url)
-        except FetchError as error:
-            logger.info("Download of %s failed: %s", task.url, error.reason)
-            self._finish(task, reason=error.reason)
-            return
+        self._move_to_network(task)
+
+    def _move_to_network(self, task: _Task) -> None:
         with self._lock:
-            self._revalidation_scheduled.add(task.url)
-        self._decode_and_finish(task, result, disk)
+            if self._in_flight.get(task.url) is task:
+                del self._in_flight[task.url]
+            if self._closed or self._pending.get(task.url) is not task:
+                return  # cancelled while the disk was read
+            task.started = False
+            task.stage = _Stage.NETWORK
+            self._push(task)
 
     def _load_from_disk(self, task: _Task, disk: ThumbnailDiskCache, stored: StoredValidators) -> bool:
         failure = disk.get_failure(task.url, stored.validator)
@@ -333,49 +365,89 @@ class ThumbnailLoader(QObject):
             self._revalidation_scheduled.add(load.url)
             self._push(self._new_task(load.url, _Kind.REVALIDATE, 0))
 
-    def _revalidate(self, task: _Task) -> None:
+    def _run_network_task(self, task: _Task) -> None:
         disk = self._open_disk()
-        stored = disk.get_validators(task.url) if disk is not None else None
-        if disk is None or stored is None:
-            self._finish(task)
-            return
-        conditions = Validators(stored.etag, stored.last_modified)
+        # A load downloads unconditionally, because the disk cache had no usable file for it.
+        conditions: Validators | None = None
+        known: str | None = None
+        if task.kind is _Kind.REVALIDATE:
+            stored = disk.get_validators(task.url) if disk is not None else None
+            if stored is None:
+                self._finish(task)
+                return
+            conditions = Validators(stored.etag, stored.last_modified)
+            known = stored.validator
         try:
-            result = self._fetcher.fetch(task.url, conditions)
-        except FetchError as error:
-            # The cached thumbnail stays on screen; the next open tries again.
-            logger.info("Revalidation of %s failed: %s", task.url, error.reason)
-            self._finish(task)
-            return
-        if result.status == 304 or _validator_of(result) == stored.validator:
-            self._finish(task)
-            return
-        logger.info("Image at %s changed on the server; decoding the new version", task.url)
-        self._decode_and_finish(task, result, disk)
-
-    def _decode_and_finish(self, task: _Task, result: FetchResult, disk: ThumbnailDiskCache | None) -> None:
-        body = result.body or b""
-        validator = _validator_of(result)
-        priority = task.priority + (_VISIBLE_BOOST if task.url in self._visible else 0)
-        future = self._pool.submit_decode(body, self.edge, self._max_pixels, priority=priority)
-        try:
-            decoded = future.result()
+            remote = self._fetch_and_decode(task, conditions, known)
         except CancelledError:
             self._finish(task, reason="cancelled")
             return
+        except WorkerLost as error:
+            self._record_lost_job(task, disk, error)
+            return
         except DecodeError as error:
-            if disk is not None:
-                self._store_failure(disk, task.url, result, validator, error.reason)
+            logger.warning("Worker job for %s failed: %s", task.url, error.reason)
             self._finish(task, reason=error.reason)
             return
+        self._handle_remote(task, disk, remote)
+
+    def _fetch_and_decode(self, task: _Task, conditions: Validators | None, known: str | None) -> RemoteThumbnail:
+        priority = task.priority + (_VISIBLE_BOOST if task.url in self._visible else 0)
+        if task.kind is _Kind.REVALIDATE:
+            # The cached thumbnail is already on screen, so any load comes first.
+            priority -= 2 * _VISIBLE_BOOST
+        future = self._pool.submit_call(
+            fetch_and_decode, task.url, conditions, known, self.edge, self._limits, self._max_pixels,
+            priority=priority, prelude_timeout=self._limits.worst_case_seconds(),
+        )
+        result: RemoteThumbnail = future.result()
+        return result
+
+    def _record_lost_job(self, task: _Task, disk: ThumbnailDiskCache | None, error: WorkerLost) -> None:
+        facts = error.progress
+        # A decode that timed out or crashed is remembered like any failed decode,
+        # so the next open does not spend the time limit on the same file again.
+        if disk is not None and isinstance(facts, ResponseFacts) and facts.validator is not None:
+            self._store_failure(disk, task.url, facts, facts.validator, error.reason)
+        self._finish(task, reason=error.reason)
+
+    def _handle_remote(self, task: _Task, disk: ThumbnailDiskCache | None, remote: RemoteThumbnail) -> None:
+        if remote.fetch_error is not None:
+            self._handle_fetch_error(task, remote.fetch_error)
+            return
+        if task.kind is _Kind.LOAD:
+            with self._lock:
+                self._revalidation_scheduled.add(task.url)
+        if remote.unchanged or remote.response is None:
+            self._finish(task)
+            return
+        facts, validator = remote.response, remote.response.validator or ""
+        if task.kind is _Kind.REVALIDATE:
+            logger.info("Image at %s changed on the server; decoded the new version", task.url)
+        if remote.decode_error is not None:
+            if disk is not None:
+                self._store_failure(disk, task.url, facts, validator, remote.decode_error)
+            self._finish(task, reason=remote.decode_error)
+            return
+        decoded = remote.thumbnail
+        assert decoded is not None  # RemoteThumbnail sets one outcome
         if disk is not None:
-            self._store_thumbnail(disk, task.url, result, validator, decoded.width, decoded.height, decoded.rgba)
+            self._store_thumbnail(disk, task.url, facts, validator, decoded.width, decoded.height, decoded.rgba)
         image = _to_qimage(decoded.width, decoded.height, decoded.rgba)
         self._memory.put(task.url, image)
         self._finish(task, image=image)
 
+    def _handle_fetch_error(self, task: _Task, reason: str) -> None:
+        if task.kind is _Kind.REVALIDATE:
+            # The cached thumbnail stays on screen; the next open tries again.
+            logger.info("Revalidation of %s failed: %s", task.url, reason)
+            self._finish(task)
+            return
+        logger.info("Download of %s failed: %s", task.url, reason)
+        self._finish(task, reason=reason)
+
     def _store_thumbnail(
-        self, disk: ThumbnailDiskCache, url: str, result: FetchResult, validator: str,
+        self, disk: ThumbnailDiskCache, url: str, result: ResponseFacts, validator: str,
         width: int, height: int, rgba: bytes,
     ) -> None:
         try:
@@ -386,7 +458,7 @@ class ThumbnailLoader(QObject):
             logger.warning("Cannot store the thumbnail of %s in the disk cache: %s", url, error)
 
     def _store_failure(
-        self, disk: ThumbnailDiskCache, url: str, result: FetchResult, validator: str, reason: str
+        self, disk: ThumbnailDiskCache, url: str, result: ResponseFacts, validator: str, reason: str
     ) -> None:
         try:
             disk.put_failure(url, validator, reason)
@@ -460,6 +532,3 @@ def _to_qimage(width: int, height: int, rgba: bytes) -> QImage:
     # copy() detaches the QImage from the Python buffer, so it owns its pixels.
     return QImage(rgba, width, height, width * 4, QImage.Format.Format_RGBA8888).copy()
 
-
-def _validator_of(result: FetchResult) -> str:
-    return make_validator(result.etag, result.last_modified, result.body)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -919,7 +919,9 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         geometry = self._settings.value("window/geometry")
-        if isinstance(geometry, QByteArray):
+        # A screenshot run (no dialogs) uses the default size, so that pictures of the
+        # window look the same whatever size the user last left it at.
+        if isinstance(geometry, QByteArray) and self.dialogs_allowed:
             self.restoreGeometry(geometry)
         else:
             self.resize(1100, 760)
@@ -937,6 +939,8 @@ class MainWindow(QMainWindow):
         self._apply_zoom(self._zoom_slider.value())
 
     def _save_settings(self) -> None:
+        if not self.dialogs_allowed:
+            return  # a screenshot run leaves the user's window layout alone
         self._settings.setValue("window/geometry", self.saveGeometry())
         self._settings.setValue("window/state", self.saveState())
         self._settings.setValue("window/splitter", self._splitter.saveState())

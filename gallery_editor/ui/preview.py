@@ -152,4 +152,5 @@ class PreviewDialog(QDialog):
 
     def _show_error(self, error: BaseException) -> None:
         logger.warning("Preview of %s failed: %s", self.url, error)
+        self.image_label.setWordWrap(True)
         self.image_label.setText(str(error) if isinstance(error, PreviewError) else f"Preview failed: {error!r}")

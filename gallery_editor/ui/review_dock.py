@@ -285,7 +285,9 @@ class ReviewDock(QDockWidget):
         tree.setHeaderLabels(["Change", ""])
         tree.setHeaderHidden(True)
         tree.setRootIsDecorated(True)
-        tree.setUniformRowHeights(True)
+        # Change lines are sentences: wrap them in a narrow dock instead of eliding them.
+        tree.setWordWrap(True)
+        tree.setTextElideMode(Qt.TextElideMode.ElideNone)
         tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = tree.header()
@@ -553,6 +555,7 @@ def _image_item(review: ImageReview) -> QTreeWidgetItem:
     title = f"{review.position}. {review.display_name}" if review.position else review.display_name
     top = QTreeWidgetItem([title, ""])
     top.setData(CHANGE_COLUMN, IMAGE_ID_ROLE, review.image_id)
+    top.setToolTip(CHANGE_COLUMN, title)
     font = QFont(top.font(CHANGE_COLUMN))
     font.setBold(True)
     top.setFont(CHANGE_COLUMN, font)

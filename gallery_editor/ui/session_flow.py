@@ -299,6 +299,9 @@ class SessionFlow(QObject):
     def mark_saved(self, product_id: str, snapshot: Product) -> None:
         if self.keeper is not None:
             self.keeper.mark_saved(product_id, snapshot)
+            # The offline copy must show the server after the save, or reopening it
+            # offline would report our own saved changes as the server's.
+            self.keeper.cache_product(snapshot)
 
     def is_persisted(self, product_id: str | None) -> bool:
         if self.keeper is None or product_id is None:

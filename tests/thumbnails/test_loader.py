@@ -93,21 +93,26 @@ def test_loader_merges_duplicates(qtbot: QtBot, media_server: MediaServer, make_
     assert len(media_server.requests_for("/a.jpg")) == 1
 
 
-def occupy_io_threads(media_server: MediaServer, loader: ThumbnailLoader, qtbot: QtBot) -> list[threading.Event]:
-    """Hold every I/O thread of ``loader`` in a download until the returned events are set."""
-    holds: list[threading.Event] = []
-    for index in range(len(loader._threads)):
-        hold = threading.Event()
-        holds.append(hold)
+def occupy_network(media_server: MediaServer, loader: ThumbnailLoader, qtbot: QtBot) -> list[threading.Event]:
+    """Hold every network thread of ``loader`` until the returned events are set.
+
+    Each worker process is held in a download and one more job waits in the pool,
+    so further requests stay in the loader's own queue.
+    """
+    workers = loader._pool.worker_count
+    holds = [threading.Event() for _ in range(workers + 1)]
+    for index, hold in enumerate(holds):
         loader.request(media_server.add(f"/blocker-{index}.jpg", Resource(make_jpeg(20, 20), hold=hold)))
-    qtbot.waitUntil(lambda: len(media_server.requests) == len(holds), timeout=10_000)
+    qtbot.waitUntil(lambda: len(media_server.requests) == workers, timeout=10_000)
+    qtbot.waitUntil(lambda: len(loader._pool._queue) == 1, timeout=10_000)
     return holds
 
 
 def test_loader_runs_visible_then_priority(qtbot: QtBot, media_server: MediaServer, make_loader: LoaderFactory) -> None:
-    loader = make_loader()
+    # Without a disk cache every request goes straight to the network queue.
+    loader = make_loader(cache_dir=None, workers=1)
     recorder = Recorder(loader)
-    holds = occupy_io_threads(media_server, loader, qtbot)
+    first_hold, second_hold = occupy_network(media_server, loader, qtbot)
     low = media_server.add("/low.jpg", Resource(make_jpeg(20, 20)))
     high = media_server.add("/high.jpg", Resource(make_jpeg(20, 20)))
     visible = media_server.add("/visible.jpg", Resource(make_jpeg(20, 20)))
@@ -115,20 +120,19 @@ def test_loader_runs_visible_then_priority(qtbot: QtBot, media_server: MediaServ
     loader.request(high, priority=5)
     loader.request(visible, priority=-3)
     loader.set_visible([visible])
-    # Free one I/O thread at a time so the order of the next requests is the queue order.
-    for expected_count, hold in zip((len(holds) + 1, len(holds) + 2, len(holds) + 3), holds):
-        hold.set()
-        qtbot.waitUntil(lambda count=expected_count: len(media_server.requests) >= count, timeout=10_000)
-    for hold in holds:
-        hold.set()
-    qtbot.waitUntil(lambda: recorder.done() == len(holds) + 3, timeout=20_000)
-    assert media_server.request_paths()[len(holds) :] == ["/visible.jpg", "/high.jpg", "/low.jpg"]
+    first_hold.set()
+    # The second blocker runs now, and the freed network thread queues the best request behind it.
+    qtbot.waitUntil(lambda: len(media_server.requests) == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: len(loader._pool._queue) == 1, timeout=10_000)
+    second_hold.set()
+    qtbot.waitUntil(lambda: recorder.done() == 5, timeout=20_000)
+    assert media_server.request_paths()[2:] == ["/visible.jpg", "/high.jpg", "/low.jpg"]
 
 
 def test_loader_cancel_drops_queued_work(qtbot: QtBot, media_server: MediaServer, make_loader: LoaderFactory) -> None:
     loader = make_loader()
     recorder = Recorder(loader)
-    holds = occupy_io_threads(media_server, loader, qtbot)
+    holds = occupy_network(media_server, loader, qtbot)
     queued = media_server.add("/queued.jpg", Resource(make_jpeg(20, 20)))
     loader.request(queued)
     loader.cancel_pending()
@@ -203,6 +207,30 @@ def test_loader_reports_decode_timeout(qtbot: QtBot, media_server: MediaServer, 
     loader.request(slow)
     qtbot.waitUntil(lambda: len(recorder.failed) == 1, timeout=20_000)
     assert recorder.failed == [(slow, "timed out")]
+
+
+def test_loader_remembers_decode_timeout(qtbot: QtBot, media_server: MediaServer, make_loader: LoaderFactory) -> None:
+    slow = media_server.add("/slow.jpg", Resource(make_jpeg(4000, 3000, subsampling=0, quality=100), etag='"s"'))
+    first = make_loader(decode_timeout=0.001, workers=1)
+    with qtbot.waitSignal(first.thumbnail_failed, timeout=20_000):
+        first.request(slow)
+    first.shutdown()
+
+    # The worker was killed mid-decode, but it had sent the ETag first, so the failure was stored.
+    second = make_loader()
+    with qtbot.waitSignal(second.thumbnail_failed, timeout=20_000) as blocker:
+        second.request(slow)
+    assert blocker.args == [slow, "timed out"]
+    qtbot.waitUntil(lambda: len(media_server.requests_for("/slow.jpg")) == 2, timeout=20_000)
+    assert media_server.requests_for("/slow.jpg")[1].headers.get("If-None-Match") == '"s"'
+
+
+def test_loader_applies_byte_limit(qtbot: QtBot, media_server: MediaServer, make_loader: LoaderFactory) -> None:
+    big = media_server.add("/big.jpg", Resource(make_jpeg(300, 300)))
+    loader = make_loader(max_bytes=1000)
+    with qtbot.waitSignal(loader.thumbnail_failed, timeout=20_000) as blocker:
+        loader.request(big)
+    assert blocker.args == [big, "larger than 1000 bytes"]
 
 
 def test_loader_works_without_disk_cache(qtbot: QtBot, media_server: MediaServer, make_loader: LoaderFactory) -> None:

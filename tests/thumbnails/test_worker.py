@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ import pytest
 from thumbnail_support import make_jpeg
 
 from gallery_editor.thumbnails.decode import DecodeError
-from gallery_editor.thumbnails.worker import DecodePool, echo_after
+from gallery_editor.thumbnails.worker import DecodePool, WorkerLost, echo_after
 
 
 @pytest.fixture
@@ -103,3 +104,61 @@ def test_pool_rejects_work_after_shutdown() -> None:
     pool.shutdown()
     with pytest.raises(RuntimeError, match="shut down"):
         pool.submit_call(echo_after, 0.0, b"x")
+
+
+def test_pool_gives_download_its_own_limit(pool: DecodePool) -> None:
+    # 2 s before the progress report is past the 1.5 s decode limit but inside the prelude limit.
+    future = pool.submit_call(echo_after, 2.0, b"facts", 0.1, prelude_timeout=10)
+    assert future.result(timeout=30) == b"facts"
+
+
+def test_pool_limits_decode_after_progress(pool: DecodePool) -> None:
+    started = time.monotonic()
+    future = pool.submit_call(echo_after, 0.0, b"facts", 60.0, prelude_timeout=10)
+    with pytest.raises(WorkerLost) as caught:
+        future.result(timeout=30)
+    assert caught.value.reason == "timed out"
+    assert caught.value.progress == b"facts"
+    assert time.monotonic() - started < 10
+
+
+def test_pool_limits_prelude(pool: DecodePool) -> None:
+    future = pool.submit_call(echo_after, 60.0, b"never", 0.0, prelude_timeout=0.5)
+    with pytest.raises(WorkerLost) as caught:
+        future.result(timeout=30)
+    assert caught.value.reason == "download timed out"
+    assert caught.value.progress is None
+
+
+def test_pool_logs_worker_stderr(
+    pool: DecodePool, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.INFO, logger="gallery_editor.thumbnails.worker")
+    # os.write to fd 2 is what a native library such as libtiff does.
+    assert pool.submit_call(os.write, 2, b"_tiffReadProc: Invalid Read\n").result(timeout=30) > 0
+    assert pool.submit_call(os.write, 2, b"no newline at the end").result(timeout=30) > 0
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(message.endswith(": _tiffReadProc: Invalid Read") for message in messages)
+    assert any(message.endswith(": no newline at the end") for message in messages)
+    assert "Invalid Read" not in capfd.readouterr().err
+
+
+def test_pool_limits_stderr_lines_per_job(pool: DecodePool, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="gallery_editor.thumbnails.worker")
+    noise = b"".join(b"line %d\n" % index for index in range(50))
+    pool.submit_call(os.write, 2, noise).result(timeout=30)
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum(": line " in message for message in messages) == 20
+    assert any(message.endswith("wrote 30 more lines to standard error") for message in messages)
+
+
+def test_pool_lowers_worker_priority(pool: DecodePool) -> None:
+    assert pool.submit_call(os.nice, 0).result(timeout=30) >= os.nice(0) + pool.niceness
+
+
+def test_pool_forwards_worker_log_records(pool: DecodePool, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="gallery_editor.thumbnails.worker")
+    with pytest.raises(DecodeError):
+        pool.submit_call(int, "not a number").result(timeout=30)
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("WARNING gallery_editor.thumbnails.worker: Decode worker call failed" in message for message in messages)
