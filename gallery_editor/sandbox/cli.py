@@ -151,6 +151,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         config.validate()
+        if args.log_requests is not None and not args.log_requests.parent.is_dir():
+            raise ValueError(
+                f"cannot write the request log {args.log_requests}: "
+                "its folder does not exist"
+            )
     except ValueError as error:
         print(f"gallery-editor sandbox: {error}", file=sys.stderr)
         return EXIT_BAD_OPTION
@@ -169,8 +174,9 @@ def _serve(server: SandboxServer, stop_requested: threading.Event) -> int:
         server.start()
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
+            ports = f"API port {server.config.port} or media port {server.config.media_port}"
             print(
-                f"gallery-editor sandbox: port already in use ({error.strerror}); "
+                f"gallery-editor sandbox: {ports} is already in use ({error.strerror}); "
                 "stop the other server or pass --port 0 and --media-port 0 for free ports",
                 file=sys.stderr,
             )
