@@ -23,6 +23,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAction,
     QFont,
+    QFontMetrics,
     QHelpEvent,
     QImage,
     QKeySequence,
@@ -294,6 +295,9 @@ class ReviewDock(QDockWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(CHANGE_COLUMN, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(REVERT_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+        # Row heights of wrapped lines depend on the column width: lay out again on resize.
+        tree.setItemDelegateForColumn(CHANGE_COLUMN, WrappingTextDelegate(tree))
+        header.sectionResized.connect(lambda *_: tree.scheduleDelayedItemsLayout())
 
         self._button_delegate = RevertButtonDelegate(tree)
         self._button_delegate.clicked.connect(self._on_button_clicked)
@@ -595,6 +599,38 @@ def _warning_row(pixmap: QPixmap, text: str, parent: QWidget) -> QWidget:
     return row
 
 
+# -- wrapped change lines ------------------------------------------------------------------
+
+
+class WrappingTextDelegate(QStyledItemDelegate):
+    """Delegate that sizes a row for its text wrapped to the column's current width."""
+
+    def __init__(self, tree: QTreeWidget) -> None:
+        super().__init__(tree)
+        self._tree = tree
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        hint = super().sizeHint(option, index)
+        text = index.data(Qt.ItemDataRole.DisplayRole)
+        if not text:
+            return hint
+        depth = 0
+        parent = index.parent()
+        while parent.isValid():
+            depth += 1
+            parent = parent.parent()
+        # The style adds padding around the text that the column width does not show.
+        margin = 2 * self._tree.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 24
+        width = self._tree.columnWidth(index.column()) - depth * self._tree.indentation() - margin
+        if width <= 0:
+            return hint
+        font = index.data(Qt.ItemDataRole.FontRole) or option.font
+        bounds = QFontMetrics(font).boundingRect(
+            QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap, str(text)
+        )
+        return QSize(hint.width(), max(hint.height(), bounds.height() + 6))
+
+
 # -- the push button painted in the tree's revert column --------------------------------
 
 
@@ -658,7 +694,12 @@ class RevertButtonDelegate(QStyledItemDelegate):
     @staticmethod
     def _button_option(option: QStyleOptionViewItem, text: str) -> QStyleOptionButton:
         button = QStyleOptionButton()
-        button.rect = option.rect.adjusted(2, 1, -2, -1)
+        # A wrapped change line makes its row taller; keep the button one line high, at the top.
+        rect = option.rect.adjusted(2, 1, -2, -1)
+        line_height = option.fontMetrics.height() + 10
+        if rect.height() > line_height:
+            rect.setHeight(line_height)
+        button.rect = rect
         button.text = text
         button.palette = option.palette
         button.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Raised
