@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gallery_editor.api import AuthenticationError
 from gallery_editor.domain.conflicts import ServerUpdate
 from gallery_editor.domain.gallery import Edit, Gallery, GalleryEvent, InvalidEdit, InvalidName
 from gallery_editor.domain.models import Product, ProductImage
@@ -239,6 +240,10 @@ class MainWindow(QMainWindow):
         if edit is None or session is None:
             return False
         session.stack.push(EditCommand(session.gallery, edit))
+        if self.last_edit_error is not None:
+            # A rejection message must not linger next to the edit that followed it.
+            self.last_edit_error = None
+            self.statusBar().clearMessage()
         return True
 
     def move_images(self, image_ids: Sequence[str], row: int) -> bool:
@@ -675,9 +680,15 @@ class MainWindow(QMainWindow):
         self._runner.start(
             lambda: client.get_product(product_id),
             self._on_offline_session_refreshed,
-            lambda error: logger.info("Refreshing product %s failed: %s", product_id, error),
+            lambda error: self._on_offline_refresh_failed(product_id, error),
             name=f"refresh product {product_id}",
         )
+
+    def _on_offline_refresh_failed(self, product_id: str, error: BaseException) -> None:
+        logger.info("Refreshing product %s failed: %s", product_id, error)
+        if isinstance(error, AuthenticationError):
+            # The server is back but rejects the key: say so now rather than at Save.
+            self.show_status(f"The server answers again but rejected the API key: {error.message}", persistent=True)
 
     def _on_offline_session_refreshed(self, product: Product) -> None:
         session = self._sessions.get(product.id)
