@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from gallery_editor.api import AuthenticationError
+from gallery_editor.journal import Journal, JournalError
 from gallery_editor.domain.conflicts import ServerUpdate
 from gallery_editor.domain.gallery import Edit, Gallery, GalleryEvent, InvalidEdit, InvalidName
 from gallery_editor.domain.models import Product, ProductImage
@@ -108,7 +109,9 @@ class MainWindow(QMainWindow):
         self._model = GalleryModel(self._loader, self)
         self._delegate = GalleryDelegate(self)
         self._view = GalleryView(self)
-        self._picker = ProductPicker(context.client, self)
+        self._picker = ProductPicker(
+            context.client, self, offline_source=lambda: read_offline_copies(context)
+        )
         self._review_dock = ReviewDock(self)
         self._session_flow = SessionFlow(self)
         self._save_flow = SaveFlow(self, self._settings)
@@ -963,3 +966,13 @@ class MainWindow(QMainWindow):
             return
         self.shutdown()
         super().closeEvent(event)
+
+
+def read_offline_copies(context: AppContext) -> list[Product]:
+    """Read the products cached in the journal for this base URL (for a worker thread)."""
+    try:
+        with Journal(context.data_dir) as journal:
+            return [product for product, _fetched_at in journal.cached_products(context.base_url)]
+    except JournalError as error:
+        logger.warning("Cannot read the offline copies: %s", error)
+        return []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from gallery_editor.api import NetworkError
 from gallery_editor.domain.models import Product
 from gallery_editor.ui.workers import JobRunner
 
@@ -27,9 +29,17 @@ class ProductPicker(QWidget):
     product_chosen = Signal(str)
     search_finished = Signal(int)  # number of results shown
 
-    def __init__(self, client: KelviqClient, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        client: KelviqClient,
+        parent: QWidget | None = None,
+        *,
+        offline_source: Callable[[], list[Product]] | None = None,
+    ) -> None:
         super().__init__(parent)
         self._client = client
+        # Runs on a worker thread when the API cannot be reached: products opened before.
+        self._offline_source = offline_source
         self._runner = JobRunner(parent=self)
         self._generation = 0
         self.search_box = QLineEdit(self)
@@ -74,8 +84,13 @@ class ProductPicker(QWidget):
         text = self.search_box.text().strip()
         self.status.setText("Searching…")
 
-        def fetch() -> tuple[int, list[Product]]:
-            return generation, self._client.list_products(text or None)
+        def fetch() -> tuple[int, list[Product], bool]:
+            try:
+                return generation, self._client.list_products(text or None), False
+            except NetworkError:
+                if self._offline_source is None:
+                    raise
+                return generation, matching(self._offline_source(), text), True
 
         self._runner.start(fetch, self._show_results, self._show_error, name="product search")
 
@@ -84,8 +99,8 @@ class ProductPicker(QWidget):
 
     # -- results -----------------------------------------------------------------------
 
-    def _show_results(self, result: tuple[int, list[Product]]) -> None:
-        generation, products = result
+    def _show_results(self, result: tuple[int, list[Product], bool]) -> None:
+        generation, products, offline = result
         if generation != self._generation:
             return  # a newer search is running; its results replace these
         self.results.clear()
@@ -96,7 +111,14 @@ class ProductPicker(QWidget):
             item.setData(PRODUCT_ID_ROLE, product.id)
             item.setToolTip(f"{product.name}\nId: {product.id}")
             self.results.addItem(item)
-        if products:
+        if offline:
+            self.status.setText(
+                f"Offline: {len(products)} products opened before. "
+                "Edit the search to try the server again."
+            )
+            if products:
+                self.results.setCurrentRow(0)
+        elif products:
             self.results.setCurrentRow(0)
             self.status.setText(f"{len(products)} products")
         else:
@@ -128,3 +150,18 @@ class ProductPicker(QWidget):
                 self.results.setCurrentRow(row)
                 return True
         return super().eventFilter(watched, event)
+
+
+def matching(products: list[Product], text: str) -> list[Product]:
+    """Products whose name, identifier or description contains `text`, ignoring case."""
+    needle = text.strip().casefold()
+    if not needle:
+        return products
+    return [
+        product
+        for product in products
+        if any(
+            needle in (value or "").casefold()
+            for value in (product.name, product.identifier, product.description)
+        )
+    ]
