@@ -1,4 +1,4 @@
-"""Where the app keeps its journal, thumbnail cache, settings and log."""
+"""Folders of the app's journal, thumbnail cache, settings and log."""
 
 from __future__ import annotations
 

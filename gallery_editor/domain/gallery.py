@@ -28,7 +28,7 @@ class InvalidEdit(ValueError):
 
 
 class InvalidName(InvalidEdit):
-    """A name that the gallery rejects; the message says why."""
+    """A name that the gallery rejects; the message gives the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +164,7 @@ class Gallery:
         return image
 
     def image(self, image_id: str) -> ProductImage:
-        """The image with its working name and flags (``ordering`` is the server's)."""
+        """Return the image with its working name and flags (``ordering`` is the server's)."""
         fields = self._fields[image_id]
         return replace(
             self.server_image(image_id),
@@ -183,7 +183,7 @@ class Gallery:
         return None
 
     def target(self) -> list[TargetImage]:
-        """The wanted state in display order, as the save planner takes it."""
+        """Return the intended state in display order, as the save planner takes it."""
         return [
             TargetImage(image_id, fields.name, fields.thumbnail, fields.enabled)
             for image_id in self._order
@@ -196,8 +196,8 @@ class Gallery:
     def moved_image_ids(self) -> frozenset[str]:
         """Images the user moved: the fewest images whose moves explain the new order.
 
-        Neighbours that only shifted are not counted. Among equally small answers the
-        images the user dragged or moved explicitly are preferred.
+        Neighbours that only shifted are not counted. Among equally small sets, the one
+        with the images the user dragged or moved explicitly is chosen.
         """
         server_rank = {image_id: rank for rank, image_id in enumerate(self.server_order())}
         ranks = [server_rank[image_id] for image_id in self._order]
@@ -359,7 +359,7 @@ class Gallery:
     # -- persistence -----------------------------------------------------------------
 
     def state_to_json(self) -> dict[str, Any]:
-        """The working state as JSON-ready data (the snapshot is stored separately)."""
+        """Return the working state as JSON-ready data (the snapshot is stored separately)."""
         return {
             "order": list(self._order),
             "fields": {
@@ -406,11 +406,11 @@ class Gallery:
     # -- internals -------------------------------------------------------------------
 
     def _known_ids(self, image_ids: Iterable[str]) -> set[str]:
-        wanted = set(image_ids)
-        unknown = wanted - self._fields.keys()
+        requested = set(image_ids)
+        unknown = requested - self._fields.keys()
         if unknown:
             raise InvalidEdit(f"Unknown image ids: {', '.join(sorted(unknown))}")
-        return wanted
+        return requested
 
     def _move_edit(self, moved: Sequence[str], new_order: list[str]) -> MoveEdit | None:
         if new_order == self._order:

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 qt_logger = logging.getLogger("gallery_editor.qt")
 
-# Each thumbnail has its own download and decode deadlines; this one bounds the whole
-# screenshot run so that it can never hang.
+# Each thumbnail has its own download and decode deadlines. This one bounds the whole
+# screenshot run: when it passes, the window is saved with whatever has loaded.
 SCREENSHOT_DEADLINE_MS = 120_000
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE = 0, 1, 3
