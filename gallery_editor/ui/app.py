@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from PySide6.QtCore import QMessageLogContext, QRect, QtMsgType, QTimer, qInstal
 from PySide6.QtWidgets import QApplication
 
 from gallery_editor.ui.context import AppContext
+from gallery_editor.ui.gallery_model import Role, ThumbnailState
 
 if TYPE_CHECKING:
     from gallery_editor.api import KelviqClient
@@ -25,6 +27,8 @@ qt_logger = logging.getLogger("gallery_editor.qt")
 # Each thumbnail has its own download and decode deadlines. This one bounds the whole
 # screenshot run: when it passes, the window is saved with whatever has loaded.
 SCREENSHOT_DEADLINE_MS = 120_000
+SCREENSHOT_POLL_MS = 100
+SCREENSHOT_GRACE_MS = 3_000
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE = 0, 1, 3
 
@@ -134,23 +138,28 @@ def run_app(
 
 
 class ScreenshotRun:
-    """Wait for the product and its visible thumbnails, save a PNG, print counts, quit."""
+    """Wait for the product and its visible thumbnails, save a PNG, print counts, quit.
+
+    Once every visible thumbnail has loaded or failed, the run waits up to
+    `SCREENSHOT_GRACE_MS` longer so that a small gallery is counted complete; thumbnails
+    further down a large gallery may still be pending when the picture is taken.
+    """
 
     def __init__(self, window: MainWindow, path: Path) -> None:
         self.window = window
         self.path = path
         self.exit_code = EXIT_OK
         self._done = False
-        window.product_loaded.connect(self._on_loaded)
+        self._visible_done_at: float | None = None
         window.product_load_failed.connect(self._on_failed)
-        window.thumbnails_settled.connect(self._check_settled)
+        self._poll = QTimer(window)
+        self._poll.setInterval(SCREENSHOT_POLL_MS)
+        self._poll.timeout.connect(self._check_progress)
+        self._poll.start()
         QTimer.singleShot(SCREENSHOT_DEADLINE_MS, self._finish)
 
     def finish_soon(self) -> None:
         QTimer.singleShot(200, self._finish)
-
-    def _on_loaded(self, _product_id: str) -> None:
-        self._check_settled()
 
     def _on_failed(self, *_details: object) -> None:
         error = getattr(self.window, "last_load_error", None)
@@ -160,23 +169,42 @@ class ScreenshotRun:
         )
         self.finish_soon()
 
-    def _check_settled(self) -> None:
-        if self.window.current_gallery() is None:
+    def _check_progress(self) -> None:
+        if self._done or self.window.current_gallery() is None:
             return
+        if self.visible_pending() > 0:
+            self._visible_done_at = None
+            return
+        now = time.monotonic()
+        if self._visible_done_at is None:
+            self._visible_done_at = now
         _loaded, _broken, pending = self.window.thumbnail_counts()
-        if pending == 0:
+        if pending == 0 or now - self._visible_done_at >= SCREENSHOT_GRACE_MS / 1000:
+            self._poll.stop()
             # Let the view paint the last thumbnails before grabbing it.
             self.finish_soon()
+
+    def visible_pending(self) -> int:
+        """Count the items in the viewport whose thumbnail is still loading."""
+        view = self.window.gallery_view()
+        model = view.model()
+        area = view.viewport().rect()
+        pending = 0
+        for row in range(model.rowCount()):
+            index = model.index(row, 0)
+            if not view.visualRect(index).intersects(area):
+                continue
+            if model.data(index, Role.ThumbnailState) == ThumbnailState.Pending:
+                pending += 1
+        return pending
 
     def _finish(self) -> None:
         if self._done:
             return
         self._done = True
-        loaded, broken, pending = (
-            self.window.thumbnail_counts()
-            if self.window.current_gallery() is not None
-            else (0, 0, 0)
-        )
+        self._poll.stop()
+        has_gallery = self.window.current_gallery() is not None
+        loaded, broken, pending = self.window.thumbnail_counts() if has_gallery else (0, 0, 0)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             saved = self.window.grab().save(str(self.path), "PNG")
@@ -186,7 +214,8 @@ class ScreenshotRun:
         if not saved:
             print(f"gallery-editor: cannot write the screenshot {self.path}", file=sys.stderr)
             self.exit_code = EXIT_FAILED
-        if pending:
+        if has_gallery and self.visible_pending():
+            # The deadline passed with visible thumbnails still loading.
             self.exit_code = self.exit_code or EXIT_FAILED
         print(f"thumbnails loaded={loaded} broken={broken} pending={pending}", flush=True)
         QApplication.quit()
