@@ -146,7 +146,9 @@ def _before_sleep(policy: RetryPolicy, retry_state: RetryCallState) -> None:
     if not isinstance(error, ApiError):
         return
     delay = retry_state.upcoming_sleep
-    logger.warning(
+    # INFO, not WARNING: a retry is routine, and the caller reports the failure if every
+    # attempt fails.
+    logger.info(
         "Retrying in %.2f s after attempt %d of %d failed: %s",
         delay,
         retry_state.attempt_number,
