@@ -176,7 +176,7 @@ def _serve(server: SandboxServer, stop_requested: threading.Event) -> int:
         if error.errno == errno.EADDRINUSE:
             ports = f"API port {server.config.port} or media port {server.config.media_port}"
             print(
-                f"gallery-editor sandbox: {ports} is already in use ({error.strerror}); "
+                f"gallery-editor sandbox: port already in use ({ports}: {error.strerror}); "
                 "stop the other server or pass --port 0 and --media-port 0 for free ports",
                 file=sys.stderr,
             )
