@@ -137,7 +137,7 @@ class _Run:
 class SaveEngine:
     """Saves a product's gallery with the fewest requests and never overwrites silently.
 
-    Per-request retries follow ``retry``, or the client's own policy when it is None; the
+    Per-request retries follow ``retry``, or the client's own policy when it is None. The
     engine passes that policy to each call with a hook that lowers its concurrency by one
     on every 429.
     """
@@ -452,8 +452,8 @@ class SaveEngine:
         return "failed"
 
     def _summary(self, run: _Run, status: SaveStatus, failed: Mapping[str, str]) -> str:
-        # Count images, as the review panel does; a reorder also renumbers images whose
-        # place the user did not change, so this can exceed the number of images moved.
+        # Count images, as the review panel does. A reorder also renumbers images whose
+        # place the user did not change, so this count can exceed the number of images moved.
         saved = (
             f"Updated {count_of(len(run.images_saved), 'image')} "
             f"with {count_of(run.sent, 'request')}"

@@ -209,7 +209,7 @@ def _apply_draft(image: Image.Image, edge: int) -> bool:
 
 
 def _apply_orientation(image: Image.Image) -> bool:
-    """Turn the image upright as its EXIF or XMP orientation says; True if width and height swapped.
+    """Turn the image upright as its EXIF or XMP orientation tag gives; True if width and height swapped.
 
     For TIFF, Pillow already reports the displayed size at open and rotates inside
     load(), so nothing is left to do here for that format.

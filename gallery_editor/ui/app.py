@@ -111,7 +111,8 @@ def run_app(
         sandbox=sandbox,
         notices=[notice for notice in notices if notice],
     )
-    # A screenshot run must never wait on a dialog, so only banners and the status bar speak.
+    # A screenshot run passes dialogs_allowed=False, so the window reports through banners
+    # and the status bar and never opens a dialog that would wait for a click.
     window = MainWindow(context, dialogs_allowed=not args.screenshot)
     geometry = parse_geometry(args.window_geometry)
     if geometry is not None:
@@ -141,7 +142,7 @@ class ScreenshotRun:
     """Wait for the product and its visible thumbnails, save a PNG, print counts, quit.
 
     Once every visible thumbnail has loaded or failed, the run waits up to
-    `SCREENSHOT_GRACE_MS` longer so that a small gallery is counted complete; thumbnails
+    `SCREENSHOT_GRACE_MS` longer so that a small gallery is counted complete. Thumbnails
     further down a large gallery may still be pending when the picture is taken.
     """
 

@@ -64,7 +64,7 @@ class ConnectivityMonitor(QObject):
     """Probes the API on a worker thread and reports when it becomes reachable or unreachable.
 
     ``probe`` is a cheap blocking call such as ``lambda: client.get_product(product_id)``.
-    A ``NetworkError`` means offline. Any other ``ApiError`` means the server answered, so
+    A ``NetworkError`` means offline. Any other ``ApiError`` means the server responded, so
     it counts as online. While offline the monitor probes again after ``backoff_delay``
     waits; while online it probes every ``online_interval_s`` seconds (0 turns that off
     and leaves detection to ``report_failure``). The monitor starts out online and
@@ -202,7 +202,7 @@ class ConnectivityMonitor(QObject):
         except NetworkError as error:
             return error.message
         except ApiError as error:
-            # The server answered, so it is reachable. The caller handles the error itself.
+            # The server sent a response, so it is reachable. The caller handles the error itself.
             logger.debug("Connectivity probe reached the server: %s", error.message)
         except Exception as error:  # noqa: BLE001 - a broken probe must not stop the monitor
             logger.error("Connectivity probe raised an unexpected error", exc_info=error)

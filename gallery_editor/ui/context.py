@@ -1,4 +1,4 @@
-"""What the main window needs from the command line and the environment."""
+"""Start-up settings that the main window takes from the command line and the environment."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The main window: product picker, gallery view, undoable edits, review, saving and status.
 
-Saving lives in `save_flow.py` and the journal, recovery, offline copies and closing with
-unsaved edits in `session_flow.py`; this file builds the window and keeps one
+Saving is in `save_flow.py`. The journal, recovery, offline copies and closing with
+unsaved edits are in `session_flow.py`. This file builds the window and keeps one
 `ProductSession` per opened product.
 """
 
@@ -690,8 +690,8 @@ class MainWindow(QMainWindow):
     def _on_offline_refresh_failed(self, product_id: str, error: BaseException) -> None:
         logger.info("Refreshing product %s failed: %s", product_id, error)
         if isinstance(error, AuthenticationError):
-            # The server is back but rejects the key: say so now rather than at Save.
-            self.show_status(f"The server answers again but rejected the API key: {error.message}", persistent=True)
+            # The server is back but rejects the key: show that now rather than at Save.
+            self.show_status(f"The server is reachable again but rejected the API key: {error.message}", persistent=True)
 
     def _on_offline_session_refreshed(self, product: Product) -> None:
         session = self._sessions.get(product.id)
